@@ -1,0 +1,10 @@
+"""Placeholder: the `dev` subcommand is added by the issue that owns it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dev", help="(not yet implemented)")
+    p.set_defaults(func=lambda args: print("not yet implemented") or 2)

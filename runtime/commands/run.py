@@ -1,0 +1,55 @@
+"""`workers-ai-emu run MODEL IMAGE [--param k=v]`: one inference through the shared path, JSON to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, EmuError
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param takes key=value, not {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run one inference and print the result as JSON")
+    p.add_argument("model", help="a Workers AI model name, e.g. @cf/facebook/detr-resnet-50")
+    p.add_argument("image", type=Path, help="an image file (JPEG, PNG, WebP, GIF, BMP), or - for stdin")
+    p.add_argument("--param", action="append", type=parse_param, default=[], metavar="KEY=VALUE",
+                   help="a model parameter, e.g. threshold=0.9 or top_k=3 (repeatable)")
+    p.add_argument("--config", type=Path, default=None, help="wrangler-like.toml (default: found from here)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..config import load_settings
+    from ..service import Caller, InferenceService
+
+    try:
+        settings = load_settings(args.config)
+        data = sys.stdin.buffer.read() if str(args.image) == "-" else args.image.read_bytes()
+    except (ConfigError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    service = InferenceService.from_settings(settings)
+    try:
+        outcome = service.run_sync(args.model, data, dict(args.param), Caller(source="cli"))
+    except EmuError as e:
+        print(f"error {e.code}: {e.cf_message}", file=sys.stderr)
+        return 1
+    finally:
+        service.close()
+    json.dump(outcome.result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

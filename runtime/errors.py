@@ -1,0 +1,110 @@
+"""One error hierarchy for the whole emulator.
+
+Errors are raised once, typed, on the shared inference path; each door (binding, Cloudflare REST,
+Hugging Face API) turns them into its own wire format using the attributes below.
+"""
+
+from __future__ import annotations
+
+
+class EmuError(Exception):
+    """Base class: knows its Cloudflare error code and the HTTP statuses of both APIs."""
+
+    code: int = 3043  # Cloudflare's "internal server error"
+    status: int = 500  # HTTP status on Cloudflare's REST API
+    hf_status: int = 500  # HTTP status on the Hugging Face Inference API
+    prefix: str = "AiError: "
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def cf_message(self) -> str:
+        """The message as Cloudflare's envelope carries it."""
+        return f"{self.prefix}{self.message}"
+
+    @property
+    def outcome(self) -> str:
+        """Short label for the ledger."""
+        return f"error:{self.code}"
+
+
+class BadInput(EmuError):
+    """The request's inputs or parameters do not fit the model's schema."""
+
+    code, status, hf_status = 5006, 400, 400
+    prefix = "AiError: Bad input: "
+
+
+class ImageError(BadInput):
+    """The image bytes cannot be decoded safely (unknown format, truncated, empty, too large)."""
+
+
+class NoSuchModel(EmuError):
+    code, status, hf_status = 5007, 400, 404
+    prefix = ""
+
+
+class MissingBody(EmuError):
+    code, status, hf_status = 3003, 400, 400
+    prefix = ""
+
+
+class RequestTooLarge(EmuError):
+    code, status, hf_status = 3006, 413, 413
+    prefix = ""
+
+
+class InferenceTimeout(EmuError):
+    code, status, hf_status = 3007, 408, 504
+    prefix = ""
+
+
+class OutOfCapacity(EmuError):
+    code, status, hf_status = 3040, 429, 429
+    prefix = ""
+
+
+class BudgetExceeded(EmuError):
+    code, status, hf_status = 3036, 429, 429
+    prefix = ""
+
+
+class NoRoute(EmuError):
+    code, status, hf_status = 7000, 400, 404
+    prefix = ""
+
+
+class AuthenticationError(EmuError):
+    code, status, hf_status = 10000, 401, 401
+    prefix = ""
+
+
+class ModelLoading(EmuError):
+    """The model's weights are being fetched or its session built; retry after `estimated_time` s."""
+
+    code, status, hf_status = 3040, 503, 503
+    prefix = ""
+
+    def __init__(self, message: str, estimated_time: float = 20.0) -> None:
+        super().__init__(message)
+        self.estimated_time = estimated_time
+
+
+class ModelUnavailable(EmuError):
+    """The model's weights are not on disk and cannot be fetched; the message says how to get them."""
+
+    code, status, hf_status = 5007, 503, 503
+    prefix = ""
+
+
+class ModelError(EmuError):
+    """A model folder is broken (bad config, ONNX graph without the expected inputs/outputs)."""
+
+    code, status, hf_status = 3043, 500, 500
+    prefix = "AiError: "
+
+
+class ConfigError(Exception):
+    """A configuration file is wrong; the message names file, key and line."""

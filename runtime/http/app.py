@@ -1,0 +1,48 @@
+"""Assembles the one starlette app: Cloudflare REST, Hugging Face API, the emulator's own pages, the Worker."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from ..service import InferenceService
+from ..settings import Settings
+
+
+@dataclass
+class AppContext:
+    """What every door needs: the settings, the one inference service, and (if configured) the Worker host."""
+
+    settings: Settings
+    service: InferenceService
+    host: Any = None  # runtime.host.WorkerHost when the config names a `main` module
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(ctx: AppContext) -> Starlette:
+    from . import cloudflare, huggingface, internal, worker
+
+    routes: list[BaseRoute] = [
+        *internal.routes(ctx),
+        *cloudflare.routes(ctx),
+        *huggingface.routes(ctx),
+        *worker.routes(ctx),  # last: the Worker receives every other path
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if ctx.host is not None and hasattr(ctx.host, "start"):
+            await ctx.host.start()
+        try:
+            yield
+        finally:
+            if ctx.host is not None and hasattr(ctx.host, "stop"):
+                await ctx.host.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,117 @@
+"""Image classification family: the image processor settings of the folder + ImageClassificationPipeline."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from PIL import Image
+
+from ..errors import BadInput
+from . import transforms
+from .model import Family, int_param, register
+
+FUNCTIONS = ("softmax", "sigmoid", "none")
+
+
+def apply_function(name: str, logits: np.ndarray) -> np.ndarray:
+    if name == "softmax":
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-logits))
+    return logits
+
+
+@register
+class ClassifierFamily(Family):
+    """Any single-image classifier: resize (+ crop), rescale, normalise, logits -> sorted top-k labels.
+
+    Beyond transformers' keys, `preprocessor_config.json` may say `channel_order: "bgr"`, and `config.json`
+    `output_is_probability: true` (the graph already ends in a softmax, so none is applied by default).
+    """
+
+    task = "image-classification"
+    params_allowed = ("top_k", "function_to_apply")
+    fallback = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        p = self.processor
+        self.kind = str(p.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        self.size = transforms.processor_size(p)
+        self.crop = transforms.processor_size(p, "crop_size") if p.get("do_center_crop") else {}
+        self.crop_pct = p.get("crop_pct")
+        if self.crop_pct is None and self.kind.startswith("ConvNext"):
+            self.crop_pct = 224 / 256
+        self.do_resize = p.get("do_resize", True)
+        default_resample = 3 if self.kind.startswith("ConvNext") else 2
+        self.resample = int(p.get("resample", default_resample))
+        do_rescale, do_normalize = p.get("do_rescale", True), p.get("do_normalize", True)
+        self.pixel_values = self.input_name("pixel_values")
+        self.tables = transforms.lookup_tables(
+            p.get("rescale_factor", 1 / 255) if do_rescale else None,
+            p.get("image_mean", transforms.IMAGENET_MEAN) if do_normalize else None,
+            p.get("image_std", transforms.IMAGENET_STD) if do_normalize else None,
+            dtype=self.input_dtype(self.pixel_values),
+        )
+        self.bgr = str(p.get("channel_order", "rgb")).lower() == "bgr"
+        self.logits_name = "logits" if "logits" in self.outputs else self.outputs[0]
+        self.num_labels = len(self.id2label) or int(self.config.get("num_labels", 0))
+        self.default_function = self._default_function()
+
+    def _default_function(self) -> str:
+        """The pipeline's rule for `function_to_apply` when the request does not say."""
+        c = self.config
+        if c.get("output_is_probability"):
+            return "none"
+        problem = c.get("problem_type")
+        if problem == "regression":
+            return "none"
+        if problem == "multi_label_classification" or self.num_labels == 1:
+            return "sigmoid"
+        if problem == "single_label_classification" or self.num_labels > 1:
+            return "softmax"
+        return str(c.get("function_to_apply", "none"))
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_params(params)
+        top_k = int_param(checked, "top_k", 1) if "top_k" in checked else 5
+        checked["top_k"] = min(top_k, self.num_labels) if self.num_labels else top_k
+        fn = checked.get("function_to_apply", self.default_function)
+        if not isinstance(fn, str) or fn.lower() not in FUNCTIONS:
+            raise BadInput(f"parameter 'function_to_apply' must be one of {', '.join(FUNCTIONS)}, not {fn!r}")
+        checked["function_to_apply"] = fn.lower()
+        return checked
+
+    def pixel_values_for(self, image: Image.Image) -> np.ndarray:
+        """The processor's `pixel_values` for one image."""
+        s = self.size
+        if self.do_resize and s:
+            if "shortest_edge" in s and self.crop_pct is not None and s["shortest_edge"] < 384:
+                edge = s["shortest_edge"]
+                h, w = transforms.size_shortest_edge(image.height, image.width, int(edge / self.crop_pct))
+                image = transforms.center_crop(transforms.resize(image, h, w, self.resample), edge, edge)
+            elif "shortest_edge" in s and self.crop_pct is not None:
+                image = transforms.resize(image, s["shortest_edge"], s["shortest_edge"], self.resample)
+            elif "height" in s and "width" in s:
+                image = transforms.resize(image, s["height"], s["width"], self.resample)
+            elif "shortest_edge" in s and "longest_edge" in s:
+                h, w = transforms.size_with_aspect_ratio(image.height, image.width, s["shortest_edge"],
+                                                         s["longest_edge"])
+                image = transforms.resize(image, h, w, self.resample)
+            elif "shortest_edge" in s:
+                h, w = transforms.size_shortest_edge(image.height, image.width, s["shortest_edge"])
+                image = transforms.resize(image, h, w, self.resample)
+        if self.crop:
+            image = transforms.center_crop(image, self.crop["height"], self.crop["width"])
+        return transforms.to_tensor(image, self.tables, bgr=self.bgr)
+
+    def logits(self, image: Image.Image) -> np.ndarray:
+        out = self.run({self.pixel_values: self.pixel_values_for(image)})
+        return out[self.logits_name].reshape(-1).astype(np.float32)
+
+    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        scores = apply_function(params["function_to_apply"], self.logits(image))
+        order = np.argsort(-scores, kind="stable")[: params["top_k"]]
+        return [{"label": self.label(int(i)), "score": float(scores[i])} for i in order]

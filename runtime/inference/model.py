@@ -1,0 +1,158 @@
+"""A model = a folder in the Hugging Face layout, read by the task family its config names."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from ..errors import BadInput, ModelError
+from .images import DEFAULT_MAX_PIXELS, decode_image
+from .session import open_session
+
+ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+class Family:
+    """A task family: pre-processing, the ONNX call and post-processing shared by all its models."""
+
+    task: ClassVar[str]
+    params_allowed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, folder: Path, config: Mapping[str, Any], processor: Mapping[str, Any],
+                 session: ort.InferenceSession) -> None:
+        self.folder = folder
+        self.config = config
+        self.processor = processor
+        self.session = session
+        self.inputs = {i.name: i for i in session.get_inputs()}
+        self.outputs = [o.name for o in session.get_outputs()]
+        self.id2label = {int(k): str(v) for k, v in (config.get("id2label") or {}).items()}
+
+    @classmethod
+    def matches(cls, config: Mapping[str, Any], processor: Mapping[str, Any]) -> bool:
+        return False
+
+    def label(self, index: int) -> str:
+        return self.id2label.get(index, f"LABEL_{index}")
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated parameters with their defaults; BadInput naming any unknown or mistyped one."""
+        unknown = sorted(set(params) - set(self.params_allowed))
+        if unknown:
+            allowed = ", ".join(self.params_allowed) or "none"
+            raise BadInput(f"unknown parameter {unknown[0]!r} for {self.task} (allowed: {allowed})")
+        return dict(params)
+
+    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def input_name(self, preferred: str) -> str:
+        if preferred in self.inputs:
+            return preferred
+        return next(iter(self.inputs))
+
+    def input_dtype(self, name: str) -> Any:
+        return ONNX_DTYPES.get(self.inputs[name].type, np.float32)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values = self.session.run(None, feeds)
+        return dict(zip(self.outputs, values))
+
+
+def number_param(params: Mapping[str, Any], name: str, low: float, high: float) -> float:
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
+    if not low <= value <= high:
+        raise BadInput(f"parameter {name!r} must be between {low} and {high}, not {value!r}")
+    return float(value)
+
+
+def int_param(params: Mapping[str, Any], name: str, low: int) -> int:
+    value = params[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInput(f"parameter {name!r} must be an integer, not {value!r}")
+    if value < low:
+        raise BadInput(f"parameter {name!r} must be at least {low}, not {value!r}")
+    return value
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise ModelError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} does not hold a JSON object")
+    return data
+
+
+def onnx_file(folder: Path, variant: str = "model.onnx") -> Path:
+    """The ONNX file of a model folder: onnx/<variant>, else onnx/model.onnx, else a model.onnx at the top."""
+    for candidate in (folder / "onnx" / variant, folder / "onnx" / "model.onnx", folder / variant,
+                      folder / "model.onnx"):
+        if candidate.is_file():
+            return candidate
+    raise ModelError(f"no ONNX model in {folder} (looked for onnx/{variant} and onnx/model.onnx)")
+
+
+_FAMILIES: list[type[Family]] = []
+
+
+def register(family: type[Family]) -> type[Family]:
+    """Class decorator: families are tried in registration order; classification is the fallback."""
+    _FAMILIES.append(family)
+    return family
+
+
+def family_for(config: Mapping[str, Any], processor: Mapping[str, Any], task: str | None) -> type[Family]:
+    from . import classification, detection  # noqa: F401 - importing registers the families
+
+    for family in _FAMILIES:
+        if (task is None or family.task == task) and family.matches(config, processor):
+            return family
+    for family in _FAMILIES:
+        if family.task == task and getattr(family, "fallback", False):
+            return family
+    kind = config.get("model_type") or processor.get("image_processor_type") or "unknown"
+    raise ModelError(f"no {task or 'model'} family reads model_type {kind!r}")
+
+
+@dataclass
+class LoadedModel:
+    folder: Path
+    onnx_path: Path
+    family: Family
+
+    @property
+    def task(self) -> str:
+        return self.family.task
+
+    def predict(self, data: bytes, params: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
+        """Image bytes to the Workers AI output; `params` must already have passed `check_params`."""
+        return self.family.predict(decode_image(data, max_pixels), params)
+
+
+def load_model(folder: Path, task: str | None = None, variant: str = "model.onnx",
+               intra_op_threads: int = 1) -> LoadedModel:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist")
+    config = read_json(folder / "config.json")
+    processor = read_json(folder / "preprocessor_config.json")
+    family_cls = family_for(config, processor, task)
+    path = onnx_file(folder, variant)
+    session = open_session(path, intra_op_threads)
+    return LoadedModel(folder=folder, onnx_path=path, family=family_cls(folder, config, processor, session))

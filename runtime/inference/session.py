@@ -1,0 +1,85 @@
+"""onnxruntime sessions and the bounded pool of threads that runs them off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import onnxruntime as ort
+
+from ..errors import InferenceTimeout, ModelError, OutOfCapacity
+
+T = TypeVar("T")
+
+
+def open_session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
+    """One session per model file; `InferenceSession.run` is thread-safe, so it is shared."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, intra_op_threads)
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        raise ModelError(f"cannot load ONNX model {path}: {e}") from None
+
+
+class InferenceSlots:
+    """At most `concurrency` inferences run at once, at most `max_queue` wait; the event loop never blocks.
+
+    onnxruntime already spreads one run over all cores, so more parallel runs only add contention.
+    """
+
+    def __init__(self, concurrency: int = 1, max_queue: int = 64, queue_timeout_s: float = 60.0) -> None:
+        self.concurrency = max(1, concurrency)
+        self.max_queue = max_queue
+        self.queue_timeout_s = queue_timeout_s
+        self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="inference")
+        self._lock = threading.Lock()
+        self._pending = 0  # submitted and not yet finished (running + waiting)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on an inference thread; 3040 when the queue is full, 3007 when waiting too long."""
+        with self._lock:
+            if self._pending >= self.concurrency + self.max_queue:
+                raise OutOfCapacity("Capacity temporarily exceeded, please try again.")
+            self._pending += 1
+        started = threading.Event()
+
+        def job() -> T:
+            started.set()
+            try:
+                return fn()
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        future = self._executor.submit(job)
+        wrapped = asyncio.wrap_future(future)
+        try:
+            done, _ = await asyncio.wait({wrapped}, timeout=self.queue_timeout_s)
+            if not done and not started.is_set() and future.cancel():
+                with self._lock:
+                    self._pending -= 1
+                raise InferenceTimeout("Request timeout: no inference slot became free in time")
+            return await wrapped
+        except asyncio.CancelledError:
+            if future.cancel():
+                with self._lock:
+                    self._pending -= 1
+            raise
+
+    def run_sync(self, fn: Callable[[], T]) -> T:
+        """For callers without an event loop (the CLI): same bound, blocking."""
+        return self._executor.submit(fn).result()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

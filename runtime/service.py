@@ -1,0 +1,181 @@
+"""The one call path: every door (binding, Cloudflare REST, Hugging Face API, CLI) calls `InferenceService.run`.
+
+Validation, caching, budget, inference and metering happen here and nowhere else, so no door can forget to
+bill or check. Doors only translate wire formats and map `EmuError`s to their own error shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+import orjson
+
+from .catalog import Catalog, ModelEntry
+from .errors import BudgetExceeded, EmuError, RequestTooLarge
+from .inference.pool import ModelPool
+from .inference.session import InferenceSlots
+from .inference.store import ModelStore
+from .inputs import image_bytes
+from .metering.ledger import Ledger, LedgerRecord
+from .settings import EmulatorSettings, Settings
+
+ZERO = Decimal("0")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, for the ledger, and how the door wants waiting and caching handled."""
+
+    source: str  # binding | rest | hf | cli
+    worker: str | None = None
+    route: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+    use_cache: bool = False  # only the Hugging Face door caches (its x-use-cache header)
+    wait_for_model: bool = True  # False: a loading model raises ModelLoading at once
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: list[dict[str, Any]]
+    model: ModelEntry
+    request_id: str
+    cost: Decimal
+    cached: bool
+    compute_time_s: float
+
+
+class ResultCache:
+    """Bounded LRU of results keyed by model, image digest and parameters."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+
+    @staticmethod
+    def key(model: str, data: bytes, params: Mapping[str, Any]) -> bytes:
+        h = hashlib.sha256(model.encode())
+        h.update(b"\0")
+        h.update(orjson.dumps(params, option=orjson.OPT_SORT_KEYS))
+        h.update(b"\0")
+        h.update(data)
+        return h.digest()
+
+    def get(self, key: bytes) -> list[dict[str, Any]] | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: bytes, value: list[dict[str, Any]]) -> None:
+        if self.size <= 0:
+            return
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class InferenceService:
+    def __init__(self, catalog: Catalog, ledger: Ledger | None, settings: EmulatorSettings | None = None,
+                 store: ModelStore | None = None) -> None:
+        self.settings = s = settings or EmulatorSettings()
+        self.catalog = catalog
+        self.ledger = ledger
+        self.store = store or ModelStore(s.state_dir)
+        self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull)
+        self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
+        self.cache = ResultCache(s.cache_size)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "InferenceService":
+        where = str(settings.config_path) if settings.config_path else "config"
+        catalog = Catalog.load(settings.models, where=where)
+        ledger = Ledger(settings.state_dir / "ledger.sqlite3")
+        settings.emulator.state_dir = settings.state_dir
+        return cls(catalog, ledger, settings.emulator)
+
+    def resolve(self, model: str, source: str = "binding") -> ModelEntry:
+        """A model by Workers AI name, or (for the Hugging Face door) by Hub id."""
+        return self.catalog.by_hf_id(model) if source == "hf" else self.catalog.get(model)
+
+    def _check_budget(self) -> None:
+        budget = self.settings.budget_usd_per_day
+        if budget is None or self.ledger is None:
+            return
+        spent = self.ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
+        if spent >= budget:
+            raise BudgetExceeded(f"Daily budget of ${budget} reached (spent ${spent} today)")
+
+    def budget_status(self) -> dict[str, Any] | None:
+        budget = self.settings.budget_usd_per_day
+        if budget is None or self.ledger is None:
+            return None
+        spent = self.ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
+        return {"budget_usd_per_day": str(budget), "spent_today_usd": str(spent), "exceeded": spent >= budget}
+
+    async def run(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,
+                  caller: Caller | None = None) -> Outcome:
+        """Validate, (maybe) answer from cache, infer, and meter: one ledger row per call, success or not."""
+        caller = caller or Caller(source="binding")
+        started = time.perf_counter()
+        entry: ModelEntry | None = None
+        try:
+            entry = self.resolve(model, caller.source)
+            data, extra = image_bytes(inputs)
+            if len(data) > self.settings.max_body_bytes:
+                raise RequestTooLarge(f"Request is larger than {self.settings.max_body_bytes} bytes")
+            await asyncio.to_thread(self._check_budget)
+            loaded = await self.pool.get(entry, wait=caller.wait_for_model, timeout=self.settings.model_wait_s)
+            checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})})
+            key = ResultCache.key(entry.name, data, checked) if caller.use_cache else None
+            result = self.cache.get(key) if key is not None else None
+            cached = result is not None
+            if result is None:
+                result = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
+                if key is not None:
+                    self.cache.put(key, result)
+        except EmuError as e:
+            await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False)
+            raise
+        except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
+            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False)
+            raise EmuError(f"internal error: {type(e).__name__}: {e}") from e
+        elapsed = time.perf_counter() - started
+        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached)
+        return Outcome(result=result, model=entry, request_id=caller.request_id, cost=cost, cached=cached,
+                       compute_time_s=elapsed)
+
+    async def _meter(self, caller: Caller, model: str, entry: ModelEntry | None, started: float, outcome: str,
+                     billed: bool, cached: bool) -> Decimal:
+        price = entry.price if entry is not None else ZERO
+        cost = price if billed else ZERO
+        if self.ledger is not None:
+            record = LedgerRecord(
+                request_id=caller.request_id, source=caller.source, model=entry.name if entry else model,
+                unit_price=price, cost=cost, latency_ms=(time.perf_counter() - started) * 1000.0, outcome=outcome,
+                cache_hit=cached, worker=caller.worker, route=caller.route,
+            )
+            await asyncio.to_thread(self.ledger.record, record)
+        return cost
+
+    def run_sync(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,
+                 caller: Caller | None = None) -> Outcome:
+        """For callers without an event loop (the CLI's `run`)."""
+        return asyncio.run(self.run(model, inputs, params, caller or Caller(source="cli")))
+
+    def close(self) -> None:
+        self.slots.shutdown()
+        if self.ledger is not None:
+            self.ledger.close()

@@ -1,0 +1,50 @@
+"""Test helpers: paths to fixtures and ../shared, and a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import uvicorn
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURE_MODELS = FIXTURES / "models"
+SHARED = ROOT.parent / "shared"
+CATS = SHARED / "images" / "coco-000000039769-cats.png"
+
+
+def need_shared(path: Path = CATS) -> Path:
+    """Skip (with the reason) when ../shared, which a user's fresh clone lacks, is not beside the repo."""
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared is not beside this checkout)")
+    return path
+
+
+@contextlib.contextmanager
+def running_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `app` with a real uvicorn on a free port in a background thread; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
