@@ -52,11 +52,12 @@ def center_crop(image: Image.Image, height: int, width: int) -> Image.Image:
     top, left = (h - height) // 2, (w - width) // 2
     if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
         return image.crop((left, top, left + width, top + height))
-    canvas = Image.new(image.mode, (max(w, width), max(h, height)))
-    pt, pl = max(0, (height - h) // 2), max(0, (width - w) // 2)
+    new_h, new_w = max(h, height), max(w, width)
+    canvas = Image.new(image.mode, (new_w, new_h))
+    pt, pl = -(-(new_h - h) // 2), -(-(new_w - w) // 2)  # ceil, as transformers pads
     canvas.paste(image, (pl, pt))
-    top, left = (canvas.height - height) // 2, (canvas.width - width) // 2
-    return canvas.crop((left, top, left + width, top + height))
+    top, left = max(0, top + pt), max(0, left + pl)
+    return canvas.crop((left, top, min(new_w, left + width), min(new_h, top + height)))
 
 
 def lookup_tables(
