@@ -1,0 +1,121 @@
+"""Fidelity against transformers itself: pixel values, raw logits and pipeline outputs recorded by
+tests/fixtures/build_reference.py (transformers 5 PIL image processors + pipelines, tiny random-weight models).
+Runs without torch: only the committed ONNX models and expected JSON are used."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.inference.images import decode_image
+from runtime.inference.model import LoadedModel, load_model
+from support import FIXTURE_MODELS, FIXTURES, SHARED
+
+SCORE_ATOL = 2e-3
+LOGIT_RTOL = 2e-4
+BOX_ATOL_PX = 1
+PIXEL_ATOL = 1e-4
+MODELS = ("detr", "resnet", "vit")
+
+
+def expected(model: str) -> dict:
+    return json.loads((FIXTURES / "expected" / f"{model}.json").read_text())
+
+
+@lru_cache(maxsize=None)
+def loaded(model: str) -> LoadedModel:
+    task = expected(model)["meta"]["task"]
+    return load_model(FIXTURE_MODELS / model, task=task)
+
+
+def image_path(case: dict) -> Path:
+    if case["location"] == "shared":
+        path = SHARED / "images" / case["image"]
+        if not path.exists():
+            pytest.skip(f"needs {path} (../shared is not beside this checkout)")
+        return path
+    return FIXTURES / "images" / case["image"]
+
+
+def cases(model: str) -> list[tuple[str, dict]]:
+    return [(model, c) for c in expected(model)["cases"]]
+
+
+ALL_CASES = [mc for m in MODELS for mc in cases(m)]
+IDS = [f"{m}-{c['image']}" for m, c in ALL_CASES]
+
+
+@pytest.mark.parametrize("model, case", ALL_CASES, ids=IDS)
+def test_pixel_values_match_the_image_processor(model, case):
+    family = loaded(model).family
+    image = decode_image(image_path(case).read_bytes())
+    assert {"width": image.width, "height": image.height} == case["loaded_size"]
+    pixels = family.pixel_values_for(image)
+    want = case["pixel_values"]
+    assert list(pixels.shape) == want["shape"]
+    assert np.allclose(pixels[0, 0, 0, :3], want["first3"], atol=PIXEL_ATOL)
+    for probe in want["probes"]:
+        got = pixels[0, :, probe["y"], probe["x"]]
+        assert np.allclose(got, probe["values"], atol=PIXEL_ATOL), probe
+    assert np.allclose(pixels.astype(np.float64).mean(axis=(0, 2, 3)), want["channel_mean"], atol=1e-5)
+
+
+@pytest.mark.parametrize("model, case", ALL_CASES, ids=IDS)
+def test_raw_outputs_match_the_torch_model(model, case):
+    family = loaded(model).family
+    image = decode_image(image_path(case).read_bytes())
+    pixels = family.pixel_values_for(image)
+    feeds = {family.pixel_values: pixels}
+    if "pixel_mask" in family.inputs:
+        feeds["pixel_mask"] = np.ones((1,) + pixels.shape[2:], dtype=np.int64)
+    out = family.run(feeds)
+    for name, want in case["raw"].items():
+        got = out[name][0]
+        want = np.asarray(want, dtype=np.float32)
+        assert got.shape == want.shape
+        scale = max(1.0, float(np.abs(want).max()))
+        assert np.abs(got - want).max() <= LOGIT_RTOL * scale, name
+
+
+def assert_same_output(got: list[dict], want: list[dict]) -> None:
+    assert [g["label"] for g in got] == [w["label"] for w in want]
+    for g, w in zip(got, want):
+        assert abs(g["score"] - w["score"]) <= SCORE_ATOL
+        if "box" in w:
+            assert set(g["box"]) == {"xmin", "ymin", "xmax", "ymax"}
+            for k in w["box"]:
+                assert isinstance(g["box"][k], int)
+                assert abs(g["box"][k] - w["box"][k]) <= BOX_ATOL_PX, (k, g, w)
+
+
+@pytest.mark.parametrize("model, case", ALL_CASES, ids=IDS)
+def test_pipeline_outputs_match(model, case):
+    model_ = loaded(model)
+    data = image_path(case).read_bytes()
+    for run in case["runs"]:
+        params = model_.family.check_params(run["params"])
+        assert_same_output(model_.predict(data, params), run["output"])
+
+
+def test_fixtures_exercise_what_matters():
+    """The reference set is only useful if it is varied: several labels, empty and full results, border boxes."""
+    detr = [r["output"] for _, c in cases("detr") for r in c["runs"]]
+    labels = {d["label"] for out in detr for d in out}
+    assert len(labels) >= 5
+    assert any(len(out) == 0 for out in detr) and any(len(out) >= 5 for out in detr)
+    boxes = [(d["box"], c["loaded_size"]) for _, c in cases("detr") for r in c["runs"] for d in r["output"]]
+    assert any(b["xmin"] < 0 or b["ymin"] < 0 or b["xmax"] > s["width"] or b["ymax"] > s["height"] for b, s in boxes)
+
+
+def test_detr_preprocessing_of_the_cats_image_matches_the_published_figure():
+    """transformers' own test: pixel_values [1, 3, 800, 1066] with [0, 0, 0, :3] = [0.2796, 0.3138, 0.3481]."""
+    path = SHARED / "images" / "coco-000000039769-cats.png"
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared is not beside this checkout)")
+    pixels = loaded("detr").family.pixel_values_for(decode_image(path.read_bytes()))
+    assert pixels.shape == (1, 3, 800, 1066)
+    assert np.allclose(pixels[0, 0, 0, :3], [0.2796, 0.3138, 0.3481], atol=1e-4)
