@@ -118,15 +118,17 @@ def register(family: type[Family]) -> type[Family]:
 
 
 def family_for(config: Mapping[str, Any], processor: Mapping[str, Any], task: str | None) -> type[Family]:
-    from . import classification, detection  # noqa: F401 - importing registers the families
+    from . import classification, detection, yolox  # noqa: F401 - importing registers the families
 
-    for family in _FAMILIES:
-        if (task is None or family.task == task) and family.matches(config, processor):
-            return family
-    for family in _FAMILIES:
-        if family.task == task and getattr(family, "fallback", False):
-            return family
     kind = config.get("model_type") or processor.get("image_processor_type") or "unknown"
+    for family in _FAMILIES:
+        if family.matches(config, processor):
+            if task is not None and family.task != task:
+                raise ModelError(f"model_type {kind!r} is a {family.task} model, not {task}")
+            return family
+    for family in _FAMILIES:
+        if (task is None or family.task == task) and getattr(family, "fallback", False):
+            return family
     raise ModelError(f"no {task or 'model'} family reads model_type {kind!r}")
 
 
