@@ -1,0 +1,148 @@
+"""The one call path: every call is validated, maybe cached, run off the event loop, and metered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from decimal import Decimal
+
+import pytest
+
+from runtime.catalog import Catalog
+from runtime.errors import BadInput, BudgetExceeded, ModelLoading, NoSuchModel, OutOfCapacity
+from runtime.inference.model import load_model
+from runtime.inference.store import ModelStore
+from runtime.metering.ledger import Ledger
+from runtime.service import Caller, InferenceService
+from runtime.settings import EmulatorSettings
+from support import FIXTURE_MODELS, FIXTURES
+
+DETR = "@cf/facebook/detr-resnet-50"
+RESNET = "@cf/microsoft/resnet-50"
+IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
+
+
+def make_service(tmp_path, store=None, **settings) -> InferenceService:
+    catalog = Catalog.load([{"name": DETR, "path": str(FIXTURE_MODELS / "detr")},
+                            {"name": RESNET, "path": str(FIXTURE_MODELS / "resnet")}])
+    return InferenceService(catalog, Ledger(tmp_path / "ledger.sqlite3"),
+                            EmulatorSettings(state_dir=tmp_path, **settings), store=store)
+
+
+def rows(service: InferenceService) -> list[tuple]:
+    return service.ledger._db.execute("SELECT source, model, cost, cache_hit, outcome FROM requests ORDER BY id").fetchall()
+
+
+def test_result_equals_the_model_and_is_billed_at_the_catalog_price(tmp_path):
+    service = make_service(tmp_path)
+    outcome = service.run_sync(DETR, {"image": list(IMAGE)}, {"threshold": 0.3}, Caller(source="rest"))
+    model = load_model(FIXTURE_MODELS / "detr")
+    assert outcome.result == model.predict(IMAGE, model.family.check_params({"threshold": 0.3}))
+    assert outcome.cost == Decimal("0.0000075") and not outcome.cached
+    assert rows(service) == [("rest", DETR, "0.0000075", 0, "ok")]
+
+
+def test_raw_bytes_and_uint8_arrays_give_the_same_result(tmp_path):
+    service = make_service(tmp_path)
+    assert service.run_sync(RESNET, IMAGE).result == service.run_sync(RESNET, {"image": list(IMAGE)}).result
+
+
+def test_failures_are_recorded_and_cost_nothing(tmp_path):
+    service = make_service(tmp_path)
+    with pytest.raises(NoSuchModel):
+        service.run_sync("@cf/nobody/nothing", IMAGE)
+    with pytest.raises(BadInput):
+        service.run_sync(DETR, b"not an image")
+    with pytest.raises(BadInput):
+        service.run_sync(DETR, IMAGE, {"top_k": 2})
+    assert rows(service) == [("cli", "@cf/nobody/nothing", "0", 0, "error:5007"),
+                             ("cli", DETR, "0", 0, "error:5006"), ("cli", DETR, "0", 0, "error:5006")]
+
+
+def test_cache_hits_are_answered_from_memory_and_not_billed(tmp_path):
+    service = make_service(tmp_path)
+    caller = lambda: Caller(source="hf", use_cache=True)  # noqa: E731
+    first = service.run_sync("facebook/detr-resnet-50", IMAGE, {}, caller())
+    second = service.run_sync("facebook/detr-resnet-50", IMAGE, {}, caller())
+    other = service.run_sync("facebook/detr-resnet-50", IMAGE, {"threshold": 0.9}, caller())
+    assert second.cached and second.result == first.result and second.cost == 0
+    assert not other.cached
+    assert [r[2:4] for r in rows(service)] == [("0.0000075", 0), ("0", 1), ("0.0000075", 0)]
+
+
+def test_daily_budget_stops_billable_requests(tmp_path):
+    service = make_service(tmp_path, budget_usd_per_day=Decimal("0.000015"))
+    service.run_sync(DETR, IMAGE)
+    service.run_sync(DETR, IMAGE)
+    with pytest.raises(BudgetExceeded) as info:
+        service.run_sync(DETR, IMAGE)
+    assert info.value.code == 3036 and info.value.status == 429
+    assert service.budget_status()["exceeded"] is True
+
+
+def test_the_event_loop_stays_responsive_and_the_queue_is_bounded(tmp_path):
+    service = make_service(tmp_path, max_concurrent_inferences=1, max_queue=1)
+    service.pool.get_sync(service.catalog.get(DETR))
+    gate = threading.Event()
+    real_predict = service.pool.loaded(DETR).predict
+
+    def slow_predict(*args, **kwargs):
+        # The gate is opened by a coroutine on the event loop: if inference ran on the loop, it never opens.
+        if not gate.wait(5):
+            raise RuntimeError("the event loop was blocked while inference ran")
+        return real_predict(*args, **kwargs)
+
+    service.pool.loaded(DETR).predict = slow_predict  # hold the one slot busy: scaffolding, not a stand-in
+
+    async def scenario():
+        running = [asyncio.create_task(service.run(DETR, IMAGE)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        ticks = 0
+        for _ in range(5):  # the loop keeps running other work while both inferences are pending
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not any(t.done() for t in running)
+        with pytest.raises(OutOfCapacity):
+            await service.run(DETR, IMAGE)
+        gate.set()
+        done = await asyncio.gather(*running)
+        return ticks, done
+
+    ticks, done = asyncio.run(scenario())
+    assert ticks == 5 and all(d.result == done[0].result for d in done)
+
+
+class GatedStore(ModelStore):
+    """A store whose 'download' waits for the test to release it."""
+
+    def __init__(self, state_dir, folder):
+        super().__init__(state_dir)
+        self.release, self.folder = threading.Event(), folder
+
+    def find(self, entry):
+        return self.folder if self.release.is_set() else None
+
+    def can_pull(self, entry):
+        return True
+
+    def pull(self, entry, progress=False):
+        self.release.wait(10)
+        return self.folder
+
+
+def test_a_loading_model_answers_503_to_impatient_callers_and_waits_for_patient_ones(tmp_path):
+    store = GatedStore(tmp_path, FIXTURE_MODELS / "detr")
+    catalog = Catalog.load()
+    service = InferenceService(catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path), store=store)
+
+    async def scenario():
+        with pytest.raises(ModelLoading) as info:
+            await service.run("facebook/detr-resnet-50", IMAGE, None, Caller(source="hf", wait_for_model=False))
+        assert info.value.estimated_time > 0 and info.value.hf_status == 503
+        patient = asyncio.create_task(service.run(DETR, IMAGE, None, Caller(source="binding")))
+        await asyncio.sleep(0.2)
+        assert not patient.done()
+        store.release.set()
+        return await patient
+
+    assert asyncio.run(scenario()).cost == Decimal("0.0000075")
