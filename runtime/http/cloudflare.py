@@ -1,9 +1,161 @@
-"""Placeholder: routes are added by the issue that owns this door."""
+"""Cloudflare's Workers AI REST API (`/client/v4/...`): a thin adapter over `InferenceService.run`.
+
+Wire format in (raw image bytes or `{"image": [...]}`), one service call, Cloudflare's envelope out; errors are
+the service's typed EmuErrors with their Cloudflare code and status.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import uuid
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from ..catalog import TASK_NAMES, ModelEntry
+from ..errors import BadInput, EmuError, NoRoute
+from ..schemas import model_schema
+from ..service import Caller, new_request_id
+from . import wire
+
+PREFIX = "/client/v4"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so ids are stable across runs
+TASK_DESCRIPTIONS = {
+    "object-detection": "Finds the objects in an image and returns their labels, scores and bounding boxes.",
+    "image-classification": "Assigns an image the labels it most likely belongs to, with their scores.",
+}
 
 
-def routes(ctx) -> list[BaseRoute]:
-    return []
+def envelope(result: Any, **extra: Any) -> dict[str, Any]:
+    return {"result": result, "success": True, "errors": [], "messages": [], **extra}
+
+
+def error_response(error: EmuError, request_id: str) -> Response:
+    body = {"result": None, "success": False, "errors": [{"code": error.code, "message": error.cf_message}],
+            "messages": []}
+    return wire.json_response(body, error.status, wire.emu_headers(request_id))
+
+
+def stable_id(kind: str, name: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{name}"))
+
+
+def author_of(name: str) -> str:
+    """`@cf/facebook/detr-resnet-50` -> `facebook`; `google/vit-base-patch16-224` -> `google`."""
+    parts = [p for p in name.split("/") if p]
+    if parts and parts[0].startswith("@"):
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
+
+
+def task_object(task: str) -> dict[str, str]:
+    return {"id": stable_id("task", task), "name": TASK_NAMES.get(task, task),
+            "description": TASK_DESCRIPTIONS.get(task, "")}
+
+
+def model_object(entry: ModelEntry) -> dict[str, Any]:
+    """One model as Cloudflare's model search lists it."""
+    properties: list[dict[str, Any]] = [
+        {"property_id": "beta", "value": "true" if entry.beta else "false"},
+        {"property_id": "price", "value": [{"unit": "per inference request", "price": float(entry.price),
+                                            "currency": "USD"}]},
+    ]
+    if entry.hf_id:
+        properties.append({"property_id": "info", "value": f"https://huggingface.co/{entry.hf_id}"})
+    return {"id": stable_id("model", entry.name), "source": 1, "name": entry.name, "description": entry.description,
+            "task": task_object(entry.task), "tags": [], "properties": properties}
+
+
+def matches_task(entry: ModelEntry, wanted: str) -> bool:
+    w = wanted.strip().lower()
+    task = task_object(entry.task)
+    return w in (entry.task.lower(), task["name"].lower(), task["id"])
+
+
+def positive_int(request: Request, name: str, default: int, high: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadInput(f"query parameter {name!r} must be a positive integer, not {raw!r}") from None
+    if value < 1:
+        raise BadInput(f"query parameter {name!r} must be a positive integer, not {raw!r}")
+    return min(value, high) if high else value
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    service = ctx.service
+    limits = service.settings
+
+    def guarded(handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """Auth check and error mapping shared by every route: any EmuError becomes the envelope."""
+
+        async def endpoint(request: Request) -> Response:
+            request_id = new_request_id()
+            try:
+                wire.check_token(request, limits.api_token)
+                return await handler(request, request_id)
+            except EmuError as e:
+                return error_response(e, request_id)
+            except Exception as e:  # noqa: BLE001 - the envelope, never a bare 500 page
+                return error_response(EmuError(f"internal error: {type(e).__name__}"), request_id)
+
+        return endpoint
+
+    async def run(request: Request, request_id: str) -> Response:
+        model = request.path_params["model"]
+        body = await wire.read_body(request, limits.max_body_bytes)
+        inputs: Any = None
+        if body:
+            if wire.is_json(request, body):
+                inputs = await wire.parse_json(body)
+                if not isinstance(inputs, dict):
+                    raise BadInput(f"JSON body must be an object like {{\"image\": [...]}}, not "
+                                   f"{type(inputs).__name__}")
+            else:
+                inputs = body
+        caller = Caller(source="rest", route=request.url.path, request_id=request_id)
+        outcome = await service.run(model, inputs, None, caller)
+        return wire.json_response(envelope(outcome.result), 200, wire.emu_headers(request_id, outcome.cost))
+
+    async def search(request: Request, request_id: str) -> Response:
+        q = request.query_params
+        page = positive_int(request, "page", 1)
+        per_page = positive_int(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+        entries = [e for e in service.catalog if e.listed]
+        if q.get("task"):
+            entries = [e for e in entries if matches_task(e, q["task"])]
+        if q.get("author"):
+            entries = [e for e in entries if author_of(e.name).lower() == q["author"].strip().lower()]
+        if q.get("search"):
+            s = q["search"].strip().lower()
+            entries = [e for e in entries if s in e.name.lower() or s in e.description.lower()]
+        entries.sort(key=lambda e: e.name)
+        items = [model_object(e) for e in entries[(page - 1) * per_page: page * per_page]]
+        info = {"page": page, "per_page": per_page, "count": len(items), "total_count": len(entries)}
+        return wire.json_response(envelope(items, result_info=info), 200, wire.emu_headers(request_id))
+
+    async def schema(request: Request, request_id: str) -> Response:
+        name = request.query_params.get("model")
+        if not name:
+            raise BadInput("query parameter 'model' is required")
+        entry = service.catalog.get(name)
+        return wire.json_response(envelope(model_schema(entry.task, entry.defaults)), 200,
+                                  wire.emu_headers(request_id))
+
+    async def no_route(request: Request, request_id: str) -> Response:
+        raise NoRoute("No route for that URI")
+
+    api = [
+        Route("/accounts/{account_id}/ai/run/{model:path}", guarded(run), methods=["POST"]),
+        Route("/accounts/{account_id}/ai/models/search", guarded(search), methods=["GET"]),
+        Route("/accounts/{account_id}/ai/models/schema", guarded(schema), methods=["GET"]),
+        Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),
+    ]
+    return [Mount(PREFIX, routes=api), Route(PREFIX, guarded(no_route), methods=ALL_METHODS)]

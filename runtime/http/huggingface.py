@@ -1,9 +1,134 @@
-"""Placeholder: routes are added by the issue that owns this door."""
+"""The Hugging Face Inference API (`/hf-inference/models/{hf_id}`): a thin adapter over `InferenceService.run`.
+
+Raw image bytes or `{"inputs": "<base64>", "parameters": {...}, "options": {...}}` in, the pipeline's output out,
+errors as `{"error": "..."}` with the Hugging Face status. Caching and billing happen in the service; this door
+only passes the caller's `use_cache` and `wait_for_model` wishes along.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import base64
+import binascii
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from ..errors import BadInput, EmuError, ModelLoading, NoRoute
+from ..service import Caller, Outcome, new_request_id
+from . import wire
+
+PREFIX = "/hf-inference"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+BODY_KEYS = ("inputs", "parameters", "options")
+OPTION_KEYS = ("use_cache", "wait_for_model")
 
 
-def routes(ctx) -> list[BaseRoute]:
-    return []
+def error_response(error: EmuError, request_id: str) -> Response:
+    body: dict[str, Any] = {"error": error.message}
+    if isinstance(error, ModelLoading):
+        body["estimated_time"] = error.estimated_time
+    return wire.json_response(body, error.hf_status, wire.emu_headers(request_id))
+
+
+def decode_inputs(value: Any) -> bytes:
+    """`inputs` as the clients send it for images: base64 of the file (a data: URL prefix is tolerated)."""
+    if not isinstance(value, str):
+        raise BadInput(f"'inputs' must be the image as a base64 string, not {type(value).__name__}")
+    text = value.strip()
+    if text.startswith(("http://", "https://")):
+        raise BadInput("'inputs' is a URL; this offline emulator does not fetch URLs, send the image as base64")
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput("'inputs' is not valid base64") from None
+
+
+def split_payload(payload: Any) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
+    """The JSON body's image bytes, parameters and options, each checked for shape."""
+    if not isinstance(payload, dict):
+        raise BadInput(f"JSON body must be an object like {{\"inputs\": \"<base64>\"}}, not {type(payload).__name__}")
+    unknown = sorted(set(payload) - set(BODY_KEYS))
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r} in the request body (expected {', '.join(BODY_KEYS)})")
+    if "inputs" not in payload:
+        raise BadInput("required field 'inputs' is missing")
+    parameters = payload.get("parameters") or {}
+    options = payload.get("options") or {}
+    if not isinstance(parameters, dict):
+        raise BadInput("'parameters' must be an object")
+    if not isinstance(options, dict):
+        raise BadInput("'options' must be an object")
+    bad = sorted(set(options) - set(OPTION_KEYS))
+    if bad:
+        raise BadInput(f"unknown option {bad[0]!r} (expected {', '.join(OPTION_KEYS)})")
+    params = {k: v for k, v in parameters.items() if v is not None}
+    return decode_inputs(payload["inputs"]), params, options
+
+
+def choose(request: Request, header: str, options: dict[str, Any], key: str, default: bool) -> bool:
+    """A header wins over the legacy body option, which wins over the default."""
+    if header in request.headers:
+        return wire.flag(request.headers[header], header)
+    if key in options:
+        return wire.flag(options[key], f"options.{key}")
+    return default
+
+
+def success_headers(outcome: Outcome) -> dict[str, str]:
+    return {
+        **wire.emu_headers(outcome.request_id, outcome.cost),
+        "x-compute-time": f"{outcome.compute_time_s:.3f}",
+        "x-compute-type": "cpu",
+        "x-emu-cache": "hit" if outcome.cached else "miss",
+    }
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    service = ctx.service
+    limits = service.settings
+
+    async def infer(request: Request, request_id: str) -> Response:
+        hf_id = request.path_params["hf_id"].strip("/")
+        if "/pipeline/" in hf_id:  # the older `/models/{id}/pipeline/{task}` form
+            hf_id = hf_id.split("/pipeline/", 1)[0]
+        body = await wire.read_body(request, limits.max_body_bytes)
+        params: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        inputs: Any = None
+        if body:
+            if wire.is_json(request, body):
+                inputs, params, options = split_payload(await wire.parse_json(body))
+            else:
+                inputs = body
+        caller = Caller(source="hf", route=request.url.path, request_id=request_id,
+                        use_cache=choose(request, "x-use-cache", options, "use_cache", True),
+                        wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False))
+        outcome = await service.run(hf_id, inputs, params, caller)
+        return wire.json_response(outcome.result, 200, success_headers(outcome))
+
+    async def no_route(request: Request, request_id: str) -> Response:
+        raise NoRoute(f"No route for {request.method} {request.url.path}; POST an image to "
+                      f"{PREFIX}/models/<model id>")
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            request_id = new_request_id()
+            try:
+                wire.check_token(request, limits.api_token)
+                return await handler(request, request_id)
+            except EmuError as e:
+                return error_response(e, request_id)
+            except Exception as e:  # noqa: BLE001 - `{"error": ...}`, never a bare 500 page
+                return error_response(EmuError(f"internal error: {type(e).__name__}"), request_id)
+
+        return endpoint
+
+    api = [
+        Route("/models/{hf_id:path}", guarded(infer), methods=["POST"]),
+        Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),
+    ]
+    return [Mount(PREFIX, routes=api)]

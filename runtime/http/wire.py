@@ -1,0 +1,97 @@
+"""What both API doors share: JSON responses, bounded body reading, bearer-token checks, the x-emu-* headers.
+
+Kept protocol-neutral on purpose: the Cloudflare and Hugging Face doors differ only in their envelopes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from decimal import Decimal
+from typing import Any, Mapping
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import AuthenticationError, BadInput, RequestTooLarge
+
+JSON_OFF_LOOP_BYTES = 256 * 1024  # parse bigger JSON bodies on a thread so the event loop keeps serving
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
+                    headers=dict(headers or {}), media_type="application/json")
+
+
+def cost_header(cost: Decimal | None) -> str:
+    """A plain decimal string (never exponent notation), "0" for nothing billed."""
+    if not cost:
+        return "0"
+    return format(cost, "f")
+
+
+def emu_headers(request_id: str, cost: Decimal | None = None) -> dict[str, str]:
+    """The headers the metering side and users rely on, on every answer (success or error)."""
+    return {"x-emu-request-id": request_id, "x-emu-cost-usd": cost_header(cost)}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (before reading it all) anything longer than `limit` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise BadInput(f"Content-Length {length!r} is not a number") from None
+        if declared > limit:
+            raise RequestTooLarge(f"Request is too large: {declared} bytes (limit {limit} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"Request is too large: more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def is_json(request: Request, body: bytes) -> bool:
+    """JSON by content type; without a content type, a body that opens like an object (images never do)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind:
+        return kind == "application/json" or kind.endswith("+json")
+    return body.lstrip()[:1] == b"{"
+
+
+async def parse_json(body: bytes) -> Any:
+    """The decoded JSON body; BadInput (never a 500) when it is not JSON."""
+    try:
+        if len(body) > JSON_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(orjson.loads, body)
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadInput(f"request body is not valid JSON: {e}") from None
+
+
+def check_token(request: Request, token: str | None) -> None:
+    """When an api_token is configured, require `Authorization: Bearer <token>` (constant-time compare)."""
+    if not token:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AuthenticationError("Authentication error")
+
+
+def flag(value: Any, name: str) -> bool:
+    """A boolean from a header string or a JSON value; BadInput naming `name` otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("1", "true", "yes", "on"):
+            return True
+        if v in ("0", "false", "no", "off"):
+            return False
+    raise BadInput(f"{name} must be true or false, not {value!r}")
