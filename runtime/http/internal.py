@@ -1,9 +1,89 @@
-"""Placeholder: routes are added by the issue that owns this door."""
+"""The emulator's own pages under /cdn-cgi/emu/: cost report JSON, latest requests, health, and the dashboard.
+
+Read-only views of the ledger; nothing here runs inference or writes rows.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..metering.report import ReportError, money, report_json
+
+PREFIX = "/cdn-cgi/emu"
+STATIC = Path(__file__).with_name("static")
+MAX_LIMIT = 1000
 
 
-def routes(ctx) -> list[BaseRoute]:
-    return []
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    service = ctx.service
+
+    def budget() -> dict[str, Any] | None:
+        """The service's budget status, with amounts as plain decimal strings (no exponent, no padding zeros)."""
+        status = service.budget_status()
+        if status is not None:
+            for key in ("budget_usd_per_day", "spent_today_usd"):
+                status[key] = money(Decimal(status[key]))
+        return status
+
+    async def costs(request: Request) -> Response:
+        q = request.query_params
+        unknown = sorted(set(q) - {"since", "until", "by"})
+        if unknown:
+            return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
+        if service.ledger is None:
+            return _error(503, "metering is off: this emulator has no ledger")
+        try:
+            data = await asyncio.to_thread(report_json, service.ledger, q.get("since"), q.get("until"),
+                                           q.get("by", "model"), None)
+            data["budget"] = await asyncio.to_thread(budget)
+        except ReportError as e:
+            return _error(400, str(e))
+        return JSONResponse(data, headers={"cache-control": "no-store"})
+
+    async def requests_(request: Request) -> Response:
+        raw = request.query_params.get("limit", "50")
+        try:
+            limit = int(raw)
+            if not 1 <= limit <= MAX_LIMIT:
+                raise ValueError
+        except ValueError:
+            return _error(400, f"limit: {raw!r} is not a whole number from 1 to {MAX_LIMIT}")
+        if service.ledger is None:
+            return _error(503, "metering is off: this emulator has no ledger")
+        rows = await asyncio.to_thread(service.ledger.latest, limit)
+        return JSONResponse({"requests": rows}, headers={"cache-control": "no-store"})
+
+    async def health(request: Request) -> Response:
+        ledger = service.ledger
+        return JSONResponse({
+            "status": "ok",
+            "models": len(service.catalog),
+            "ledger": None if ledger is None else {
+                "path": str(ledger.path) if ledger.path else ":memory:",
+                "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
+            },
+            "budget": await asyncio.to_thread(budget),
+        }, headers={"cache-control": "no-store"})
+
+    async def dashboard(request: Request) -> Response:
+        return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
+
+    return [
+        Route(f"{PREFIX}/costs", costs, methods=["GET"]),
+        Route(f"{PREFIX}/requests", requests_, methods=["GET"]),
+        Route(f"{PREFIX}/health", health, methods=["GET"]),
+        Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
+        Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
+    ]

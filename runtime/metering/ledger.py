@@ -1,17 +1,55 @@
-"""The SQLite ledger: one committed row per inference request, written before its response is sent."""
+"""The SQLite ledger: one committed row per inference request, written before its response is sent.
+
+Money is exact. Each row keeps its cost as decimal TEXT (the record of truth) and, from schema v2 on, also as
+an integer count of pico-dollars (`cost_pico`), so SQLite can add up a hundred thousand rows exactly and fast.
+A cost that does not fit that scale (a price with more than 12 decimals) gets `cost_pico = NULL` and is added
+in Python as a Decimal instead: sums are exact either way.
+
+Schema versions live in `PRAGMA user_version` and only move forward (see MIGRATIONS); a ledger written by an
+older version is migrated when it is opened, in one transaction.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable, Iterator
+
+PICO = 12  # cost_pico = cost × 10^12
+INT64_MAX = 2**63 - 1
+ZERO = Decimal("0")
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def to_pico(amount: Decimal) -> int | None:
+    """Exact integer pico-dollars, or None when the amount has finer digits (or is too large) for that."""
+    scaled = amount.scaleb(PICO)
+    if scaled != scaled.to_integral_value() or abs(scaled) > INT64_MAX:
+        return None
+    return int(scaled)
+
+
+def from_pico(pico: int) -> Decimal:
+    return Decimal(pico).scaleb(-PICO)
+
+
+def time_text(when: datetime) -> str:
+    """The one timestamp format in the ledger: UTC ISO 8601 with microseconds, so text order is time order."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be used (written by a newer version, or not a ledger)."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +68,8 @@ class LedgerRecord:
     time: datetime = field(default_factory=utcnow)
 
 
-SCHEMA = """
+# v1: the first release's table, exactly as it wrote it (it never set user_version, so a v1 file reads 0).
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time TEXT NOT NULL,
@@ -50,35 +89,147 @@ CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
 """
 
 
+def _migrate_v1(db: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate_v2(db: sqlite3.Connection) -> None:
+    """Integer pico-dollar costs (exact SQL sums) and a covering (time, cost_pico) index for daily spend."""
+    db.execute("ALTER TABLE requests ADD COLUMN cost_pico INTEGER")
+    rows = db.execute("SELECT id, cost FROM requests").fetchall()
+    db.executemany("UPDATE requests SET cost_pico = ? WHERE id = ?", ((to_pico(Decimal(c)), i) for i, c in rows))
+    db.execute("DROP INDEX IF EXISTS requests_time")
+    db.execute("CREATE INDEX requests_time_cost ON requests(time, cost_pico)")
+    db.execute("CREATE INDEX requests_inexact ON requests(time) WHERE cost_pico IS NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+COLUMNS = ("id", "time", "request_id", "source", "worker", "route", "model", "units", "unit_price", "cost",
+           "latency_ms", "cache_hit", "outcome")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+    db.execute("PRAGMA busy_timeout=30000")  # the CLI and a running server may share one ledger
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema up to SCHEMA_VERSION in one transaction; returns the version found."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found == 0 and db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone():
+            found = 1  # a v1 file: the table exists, the version was never written
+        if found > SCHEMA_VERSION:
+            raise LedgerError(f"ledger schema v{found} is newer than this version understands (v{SCHEMA_VERSION});"
+                              " upgrade workers-ai-emu or point [emulator] state_dir elsewhere")
+        for step in MIGRATIONS[found:]:
+            step(db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return found
+
+
 class Ledger:
-    """Thread-safe; each `record` is its own committed transaction (WAL, synchronous=NORMAL)."""
+    """Thread-safe; each `record` is its own committed transaction (WAL, synchronous=NORMAL).
+
+    WAL with synchronous=NORMAL survives the process being killed (a committed row is in the WAL file before
+    `record` returns); only an operating-system crash or power cut can lose the last transactions.
+    """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path) if path != ":memory:" else None
+        self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = _connect(str(path))
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self.migrated_from = migrate(self._db)
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{path}: not a usable ledger: {e}") from None
+        self._spent: dict[str, tuple[int, int, Decimal]] = {}  # day -> (last id seen, pico sum, inexact sum)
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     def record(self, rec: LedgerRecord) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                " latency_ms, cache_hit, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rec.time.isoformat(timespec="microseconds"), rec.request_id, rec.source, rec.worker, rec.route,
-                 rec.model, rec.units, str(rec.unit_price), str(rec.cost), rec.latency_ms, int(rec.cache_hit),
+                " cost_pico, latency_ms, cache_hit, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time_text(rec.time), rec.request_id, rec.source, rec.worker, rec.route, rec.model, rec.units,
+                 str(rec.unit_price), str(rec.cost), to_pico(rec.cost), rec.latency_ms, int(rec.cache_hit),
                  rec.outcome),
             )
 
     def spent_on(self, day: str) -> Decimal:
-        """Total cost of one UTC day (YYYY-MM-DD), exact."""
+        """Total cost of one UTC day (YYYY-MM-DD), exact.
+
+        Incremental: rows are append-only and ids grow in commit order (also across processes), so only rows
+        newer than the last call are read; the first call for a day is one range scan of the covering index.
+        """
+        start = date.fromisoformat(day)
+        lo, hi = start.isoformat(), (start + timedelta(days=1)).isoformat()
         with self._lock:
-            rows = self._db.execute("SELECT cost FROM requests WHERE time >= ? AND time < ?",
-                                    (day, day + "T99")).fetchall()
-        return sum((Decimal(c) for (c,) in rows), Decimal("0"))
+            last_id, pico, inexact = self._spent.get(day, (0, 0, ZERO))
+            if last_id == 0:  # the covering (time, cost_pico) index holds the rowid too
+                row = self._db.execute("SELECT MAX(id), SUM(cost_pico) FROM requests WHERE time >= ? AND time < ?",
+                                       (lo, hi)).fetchone()
+            else:  # `+time` keeps the planner on the rowid range: only the rows added since the last call
+                row = self._db.execute("SELECT MAX(id), SUM(cost_pico) FROM requests"
+                                       " WHERE id > ? AND +time >= ? AND +time < ?", (last_id, lo, hi)).fetchone()
+            if row[0] is not None:
+                pico += row[1] or 0
+                for (cost,) in self._db.execute(
+                        "SELECT cost FROM requests WHERE id > ? AND id <= ? AND cost_pico IS NULL"
+                        " AND time >= ? AND time < ?", (last_id, row[0], lo, hi)):
+                    inexact += Decimal(cost)
+                last_id = row[0]
+                self._spent = {day: (last_id, pico, inexact)}  # only today's entry is worth keeping
+        return from_pico(pico) + inexact
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reports. For a file it is a separate one, so a long report never holds up `record`
+        (WAL readers do not block the writer); an in-memory ledger can only share its one connection."""
+        if self.path is None:
+            with self._lock:
+                yield self._db
+            return
+        db = _connect(str(self.path))
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def latest(self, limit: int = 50) -> list[dict[str, object]]:
+        """The newest rows, newest first, as plain dicts (costs as decimal strings)."""
+        with self.reading() as db:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?",
+                              (limit,)).fetchall()
+        out = []
+        for row in rows:
+            item = dict(zip(COLUMNS, row))
+            item["cache_hit"] = bool(item["cache_hit"])
+            out.append(item)
+        return out
+
+    def count(self) -> int:
+        with self.reading() as db:
+            return db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,243 @@
+"""Cost reports over the ledger: totals, breakdowns, a spend timeline and a monthly projection.
+
+Shared by `workers-ai-emu costs`, `GET /cdn-cgi/emu/costs` and the dashboard, so all three agree to the digit.
+Sums are exact: SQLite adds the integer pico-dollar column, and the rare cost too fine for it is added here as
+a Decimal. Counting and summing happen in SQL, so a report over 100k rows takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from .ledger import ZERO, Ledger, from_pico, time_text
+
+DIMENSIONS = {  # --by choice -> SQL expression for its key
+    "model": "model",
+    "day": "substr(time, 1, 10)",
+    "route": "route",
+    "source": "source",
+}
+TIMELINE_STEPS = (  # (name, key length in the ISO text, step) from finest; the first giving <= 90 buckets wins
+    ("minute", 16, timedelta(minutes=1)),
+    ("hour", 13, timedelta(hours=1)),
+    ("day", 10, timedelta(days=1)),
+)
+MONTH = timedelta(days=30)
+BILLED = "(outcome = 'ok' AND cache_hit = 0)"  # an inference that ran and is charged (at $0 for free models)
+
+
+class ReportError(ValueError):
+    """A bad report parameter; the message is meant for the user."""
+
+
+def parse_when(text: str | None, *, end: bool = False) -> str | None:
+    """An ISO date or datetime as ledger time text. Naive times are UTC.
+
+    A bare date as `until` means the whole of that day (the bound becomes the next midnight).
+    """
+    if text is None or text == "":
+        return None
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return (day + timedelta(days=1) if end else day).isoformat()
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise ReportError(f"{'until' if end else 'since'}: {text!r} is not an ISO date (2024-05-01) "
+                          "or datetime (2024-05-01T12:00:00Z)") from None
+    return time_text(when)
+
+
+def money(amount: Decimal) -> str:
+    """A decimal string without exponent or trailing noise, with at least cents: 7.5 -> '7.50'."""
+    text = format(amount.normalize(), "f") if amount else "0"
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+@dataclass
+class Group:
+    key: str | None
+    requests: int = 0
+    billed_requests: int = 0
+    errors: int = 0
+    cache_hits: int = 0
+    cost: Decimal = ZERO
+    mean_latency_ms: float | None = None
+
+    def as_json(self, name: str) -> dict[str, Any]:
+        return {name: self.key, "requests": self.requests, "billed_requests": self.billed_requests,
+                "errors": self.errors, "cache_hits": self.cache_hits, "cost_usd": money(self.cost),
+                "mean_latency_ms": _round(self.mean_latency_ms)}
+
+
+@dataclass
+class Projection:
+    """Monthly cost at the recorded rate: cost ÷ (last − first request time) × 30 days."""
+
+    monthly: Decimal | None
+    span_seconds: float
+    per_second: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "monthly_usd": money(self.monthly) if self.monthly is not None else None,
+            "usd_per_second": format(self.per_second.normalize(), "f") if self.per_second is not None else None,
+            "span_seconds": round(self.span_seconds, 3),
+            "method": "total cost / seconds from the first to the last request in the window x 30 days "
+                      "(2,592,000 s); null when the window holds fewer than two distinct request times",
+        }
+
+
+@dataclass
+class Report:
+    since: str | None
+    until: str | None
+    by: str
+    total: Group
+    by_model: list[Group]
+    breakdown: list[Group]
+    first: str | None
+    last: str | None
+    projection: Projection
+    timeline_step: str
+    timeline: list[Group] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        t = self.total
+        return {
+            "total_usd": money(t.cost),
+            "requests": t.requests,
+            "billed_requests": t.billed_requests,
+            "errors": t.errors,
+            "cache_hits": t.cache_hits,
+            "mean_latency_ms": _round(t.mean_latency_ms),
+            "since": self.since,
+            "until": self.until,
+            "first_request_at": self.first,
+            "last_request_at": self.last,
+            "by_model": [g.as_json("model") for g in self.by_model],
+            "by": self.by,
+            "breakdown": [g.as_json(self.by) for g in self.breakdown],
+            "projection": self.projection.as_json(),
+            "timeline_step": self.timeline_step,
+            "timeline": [g.as_json("start") for g in self.timeline],
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _where(since: str | None, until: str | None) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("time >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("time < ?")
+        params.append(until)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _groups(db: sqlite3.Connection, key: str, where: str, params: list[str]) -> list[Group]:
+    """Per-key counts and exact sums; rows whose cost is too fine for pico-dollars are added as Decimals."""
+    rows = db.execute(
+        f"SELECT {key} AS k, COUNT(*), SUM({BILLED}), SUM(outcome != 'ok'), SUM(cache_hit), SUM(cost_pico),"
+        f" AVG(latency_ms) FROM requests{where} GROUP BY k ORDER BY k", params).fetchall()
+    groups = {k: Group(k, n, billed or 0, errs or 0, hits or 0, from_pico(pico or 0), lat)
+              for k, n, billed, errs, hits, pico, lat in rows}
+    inexact = db.execute(f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'}"
+                         " cost_pico IS NULL", params)
+    for k, cost in inexact:
+        groups[k].cost += Decimal(cost)
+    return list(groups.values())
+
+
+def _total(groups: list[Group]) -> Group:
+    """The sum of a breakdown (saves a scan): counts and costs add, mean latency is weighted by requests."""
+    total = Group(None)
+    weighted = 0.0
+    for g in groups:
+        total.requests += g.requests
+        total.billed_requests += g.billed_requests
+        total.errors += g.errors
+        total.cache_hits += g.cache_hits
+        total.cost += g.cost
+        weighted += (g.mean_latency_ms or 0.0) * g.requests
+    total.mean_latency_ms = weighted / total.requests if total.requests else None
+    return total
+
+
+def _projection(cost: Decimal, first: str | None, last: str | None) -> Projection:
+    if first is None or last is None:
+        return Projection(None, 0.0, None)
+    span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
+    micros = span // timedelta(microseconds=1)
+    if micros <= 0:
+        return Projection(None, 0.0, None)
+    per_second = cost * 1_000_000 / micros
+    monthly = (cost * (MONTH // timedelta(microseconds=1)) / micros).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+    return Projection(monthly, micros / 1e6, per_second.quantize(Decimal("1e-15"), ROUND_HALF_EVEN))
+
+
+def _timeline_step(first: str | None, last: str | None) -> tuple[str, int]:
+    if first is None or last is None:
+        return "minute", 16
+    span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
+    for name, width, step in TIMELINE_STEPS:
+        if span <= step * 90:
+            return name, width
+    return "day", 10
+
+
+def build_report(ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model") -> Report:
+    """One consistent snapshot of the ledger (a single read transaction) between `since` and `until`.
+
+    `since`/`until` are ISO dates or datetimes as the user typed them (see parse_when); bad ones raise
+    ReportError, as does an unknown `by`.
+    """
+    if by not in DIMENSIONS:
+        raise ReportError(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
+    lo, hi = parse_when(since), parse_when(until, end=True)
+    if lo is not None and hi is not None and lo >= hi:
+        raise ReportError(f"since ({since}) must be before until ({until})")
+    where, params = _where(lo, hi)
+    with ledger.reading() as db:
+        db.execute("BEGIN")  # one snapshot: totals and breakdowns see the same rows
+        try:
+            first, last = db.execute(f"SELECT MIN(time), MAX(time) FROM requests{where}", params).fetchone()
+            by_model = _groups(db, DIMENSIONS["model"], where, params)
+            breakdown = by_model if by == "model" else _groups(db, DIMENSIONS[by], where, params)
+            step, width = _timeline_step(first, last)
+            timeline = _groups(db, f"substr(time, 1, {width})", where, params)
+        finally:
+            db.execute("COMMIT")
+    total = _total(by_model)
+    by_model.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
+    if by in ("model", "route", "source"):
+        breakdown.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
+    return Report(since=lo, until=hi, by=by, total=total, by_model=by_model, breakdown=breakdown, first=first,
+                  last=last, projection=_projection(total.cost, first, last), timeline_step=step, timeline=timeline)
+
+
+def report_json(ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model",
+                budget: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object that the CLI (`--format json`) and `GET /cdn-cgi/emu/costs` both print."""
+    out = build_report(ledger, since, until, by).as_json()
+    out["budget"] = budget
+    return out
+
+
+def budget_status(ledger: Ledger, budget_usd_per_day: Decimal | None) -> dict[str, Any] | None:
+    """Today's (UTC) spend against the daily budget, in the shape `InferenceService.budget_status` uses."""
+    if budget_usd_per_day is None:
+        return None
+    spent = ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
+    return {"budget_usd_per_day": money(budget_usd_per_day), "spent_today_usd": money(spent),
+            "exceeded": spent >= budget_usd_per_day}
