@@ -103,7 +103,9 @@ class ModelPool:
             try:
                 return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(loading.future)), 0.5)
             except asyncio.TimeoutError:
-                remaining = max(1.0, loading.estimate - (time.monotonic() - loading.started))
+                pulling = self.store.estimated_time(entry)  # from the bytes still to download, when pulling
+                remaining = max(1.0, pulling if pulling is not None
+                                else loading.estimate - (time.monotonic() - loading.started))
                 raise ModelLoading(f"Model {entry.hf_id or entry.name} is currently loading",
                                    estimated_time=round(remaining, 1)) from None
         try:
