@@ -1,10 +1,124 @@
-"""Placeholder: the `dev` subcommand is added by the issue that owns it."""
+"""`workers-ai-emu dev`: serve the Worker and the APIs on http://127.0.0.1:8787, reloading the Worker on edits."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..service import InferenceService
+    from ..settings import Settings
+
+MODEL_NAME = re.compile(r"""["'](@cf/[\w.\-/]+|[\w.\-]+/[\w.\-]+)["']""")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dev", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: print("not yet implemented") or 2)
+    p = sub.add_parser("dev", help="serve the Worker (main in wrangler-like.toml) and the APIs locally")
+    p.add_argument("--config", type=Path, default=None,
+                   help="wrangler-like.toml, wrangler.toml or wrangler.jsonc (default: found from here upwards)")
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default 8787)")
+    p.add_argument("--no-reload", action="store_true", help="do not reload the Worker when its files change")
+    p.set_defaults(func=main)
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    root = logging.getLogger("workers-ai-emu")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def models_in_use(settings: "Settings", service: "InferenceService") -> list[str]:
+    """The models the user configured, plus catalog models the Worker's source names."""
+    names = [str(m.get("name")) for m in settings.models]
+    if settings.main is not None:
+        for file in sorted(Path(settings.main).parent.rglob("*.py")):
+            try:
+                text = file.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            names += [n for n in MODEL_NAME.findall(text) if n in service.catalog]
+    return list(dict.fromkeys(names))
+
+
+def missing_weights(settings: "Settings", service: "InferenceService") -> list[str]:
+    """One line per model in use whose weights are not on disk, saying how to get them."""
+    lines = []
+    for name in models_in_use(settings, service):
+        entry = service.catalog.get(name)
+        if service.pool.status(entry) == "missing":
+            lines.append(service.store.missing_message(entry))
+    return lines
+
+
+def main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..config import load_settings
+    from ..errors import ConfigError
+    from ..host import WorkerHost
+    from ..http.app import AppContext, create_app
+    from ..requestlog import RequestLog
+    from ..service import InferenceService
+
+    setup_logging()
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.host:
+        settings.emulator.host = args.host
+    if args.port is not None:
+        settings.emulator.port = args.port
+    if args.no_reload:
+        settings.emulator.reload = False
+
+    service = InferenceService.from_settings(settings)
+    host = WorkerHost(settings, service) if settings.main is not None else None
+    app = RequestLog(create_app(AppContext(settings=settings, service=service, host=host)))
+
+    where = settings.config_path or "no config file found (defaults)"
+    print(f"workers-ai-emu dev · config {where}", flush=True)
+    if settings.main is not None:
+        binding = f"env.{settings.ai_binding}" if settings.ai_binding else "no AI binding"
+        rel = _relative(Path(settings.main), settings.root)
+        print(f"Worker {settings.name!r} from {rel} · {binding} · vars {', '.join(settings.vars) or '-'} · "
+              f"secrets {', '.join(sorted(settings.secrets)) or '-'}", flush=True)
+    else:
+        print("No `main` in the config: serving only the APIs (Cloudflare REST and Hugging Face).", flush=True)
+    for line in missing_weights(settings, service):
+        print(f"missing weights: {line}", flush=True)
+    if settings.emulator.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
+    url_host = settings.emulator.host if ":" not in settings.emulator.host else f"[{settings.emulator.host}]"
+    url = f"http://{url_host}:{settings.emulator.port}"
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(f"Ready on {url}", flush=True)
+
+    config = uvicorn.Config(app, host=settings.emulator.host, port=settings.emulator.port, log_level="warning",
+                            access_log=False, lifespan="on")
+    server = Server(config)
+    try:
+        server.run()
+    finally:
+        service.close()
+    return 0 if server.started else 1
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

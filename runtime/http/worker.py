@@ -1,9 +1,139 @@
-"""Placeholder: routes are added by the issue that owns this door."""
+"""The Worker door: every path no API claims goes to the user's Worker, as on `wrangler dev`.
+
+A thin adapter: starlette request -> workers.Request -> WorkerHost.fetch -> workers.Response -> starlette response.
+Worker failures become a 500 with the traceback (plain text for API clients, a page for browsers); the server
+keeps serving.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import html
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import PlainTextResponse, Response as StarletteResponse
+from starlette.routing import BaseRoute, Route
+
+from ..binding import CURRENT_ROUTE
+from ..host import NotAResponse, WorkerLoadError, user_traceback
+from ..workers import Context, Request, Response
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+NO_WORKER = (
+    "No Worker is configured, so only the emulator's APIs are served here.\n"
+    "To run a Worker, set `main` in wrangler-like.toml, e.g.\n\n"
+    "    main = \"worker/entry.py\"\n\n"
+    "The Cloudflare REST API is at /client/v4/accounts/<id>/ai/run/<model> and the Hugging Face Inference API "
+    "at /models/<id>.\n"
+)
 
 
-def routes(ctx) -> list[BaseRoute]:
-    return []
+def wants_html(request: StarletteRequest) -> bool:
+    """Browsers ask for text/html first; API clients (curl, httpx, SDKs) do not."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept.split(",")[0] or accept.startswith("text/html")
+
+
+def error_response(request: StarletteRequest, title: str, details: str, status: int = 500) -> StarletteResponse:
+    if wants_html(request):
+        page = ERROR_PAGE.format(title=html.escape(title), details=html.escape(details),
+                                 path=html.escape(request.url.path))
+        return StarletteResponse(page, status_code=status, media_type="text/html; charset=utf-8")
+    return PlainTextResponse(f"{title}\n\n{details}", status_code=status)
+
+
+async def read_body(request: StarletteRequest, limit: int) -> bytes | None:
+    """The whole body, or None when it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def routes(ctx: Any) -> list[BaseRoute]:
+    host = ctx.host
+    limit = ctx.settings.emulator.max_body_bytes
+
+    async def no_worker(request: StarletteRequest) -> StarletteResponse:
+        return PlainTextResponse(NO_WORKER, status_code=404)
+
+    async def serve(request: StarletteRequest) -> StarletteResponse:
+        body = await read_body(request, limit)
+        if body is None:
+            return PlainTextResponse(f"Request body is larger than the limit of {limit} bytes "
+                                     f"([emulator] max_body_bytes)\n", status_code=413)
+        worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
+        wctx = Context()
+        token = CURRENT_ROUTE.set(request.url.path)
+        try:
+            response = await host.fetch(worker_request, wctx)
+        except WorkerLoadError as e:
+            wctx.close()
+            return error_response(request, str(e), e.details)
+        except NotAResponse as e:
+            wctx.close()
+            return error_response(request, "The Worker did not return a Response", str(e) + "\n")
+        except Exception as e:  # noqa: BLE001 - the Worker's own bug: report it, keep serving
+            wctx.close()
+            details = user_traceback(e)
+            _log_exception(request, details)
+            return error_response(request, f"Uncaught exception in the Worker: {type(e).__name__}: {e}", details)
+        finally:
+            CURRENT_ROUTE.reset(token)
+        background = BackgroundTask(_drain, wctx, request.url.path) if wctx._pending else None
+        return _convert(response, request, background)
+
+    endpoint = serve if host is not None else no_worker
+    return [Route("/{path:path}", endpoint, methods=METHODS, name="worker")]
+
+
+def _convert(response: Response, request: StarletteRequest, background: BackgroundTask | None) -> StarletteResponse:
+    out = StarletteResponse(b"" if request.method == "HEAD" else response.body, status_code=response.status,
+                            background=background)
+    # starlette set content-length (and nothing else) for the body; the Worker's headers come on top.
+    out.raw_headers = [(k, v) for k, v in out.raw_headers if k == b"content-length"]
+    out.raw_headers += [(k, v) for k, v in response.headers.raw() if k != b"content-length"]
+    return out
+
+
+async def _drain(wctx: Context, path: str) -> None:
+    token = CURRENT_ROUTE.set(path)
+    try:
+        await wctx.drain()
+    finally:
+        CURRENT_ROUTE.reset(token)
+
+
+def _log_exception(request: StarletteRequest, details: str) -> None:
+    import logging
+
+    logging.getLogger("workers-ai-emu").error("%s %s raised in the Worker:\n%s", request.method, request.url.path,
+                                              details.rstrip())
+
+
+ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Worker error</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 0; background: #fafafa; color: #222; }}
+header {{ background: #b3261e; color: #fff; padding: 18px 28px; }}
+header h1 {{ margin: 0; font-size: 19px; font-weight: 600; }}
+header p {{ margin: 4px 0 0; opacity: .85; font-size: 13px; }}
+main {{ padding: 20px 28px; }}
+pre {{ background: #fff; border: 1px solid #ddd; border-left: 4px solid #b3261e; padding: 14px 16px;
+       overflow-x: auto; font: 13px/1.45 ui-monospace, Menlo, Consolas, monospace; white-space: pre-wrap; }}
+footer {{ color: #666; font-size: 13px; padding: 0 28px 24px; }}
+</style></head>
+<body><header><h1>{title}</h1><p>while serving {path} · workers-ai-emu dev</p></header>
+<main><pre>{details}</pre></main>
+<footer>The server keeps running: fix the Worker and save; it reloads on its own. Then refresh this page.</footer>
+</body></html>
+"""

@@ -1,0 +1,109 @@
+"""`env` for the Worker: the AI binding (a thin adapter over InferenceService.run), [vars] and secrets."""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .catalog import TASK_NAMES
+from .errors import EmuError
+from .service import Caller, InferenceService
+from .workers.errors import InferenceUpstreamError
+from .workers.fetch import js_value
+
+
+@dataclass
+class AiCall:
+    """One env.AI.run call, for the request log line."""
+
+    model: str
+    ms: float
+    cost: Decimal
+    error: int | None = None
+
+
+# Set by the Worker door for the duration of one request: its path (the ledger's `route`) and the AI calls made.
+CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
+AI_CALLS: ContextVar[list[AiCall] | None] = ContextVar("ai_calls", default=None)
+
+
+class AiBinding:
+    """`env.AI`: `await env.AI.run(model, inputs)` runs the model locally, metered like every other door."""
+
+    def __init__(self, service: InferenceService, worker: str) -> None:
+        self._service = service
+        self._worker = worker
+
+    async def run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """The model's documented output; failures raise InferenceUpstreamError("<code>: <message>").
+
+        `options` is Cloudflare's per-call options (gateway, ...); nothing in it applies locally.
+        """
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
+        caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
+        started = time.perf_counter()
+        calls = AI_CALLS.get()
+        try:
+            outcome = await self._service.run(model, inputs, None, caller)
+        except EmuError as e:
+            if calls is not None:
+                calls.append(AiCall(str(model), (time.perf_counter() - started) * 1000, Decimal(0), e.code))
+            raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
+        if calls is not None:
+            calls.append(AiCall(outcome.model.name, (time.perf_counter() - started) * 1000, outcome.cost))
+        return js_value(outcome.result)
+
+    async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The catalog, shaped like Cloudflare's model search results (name, description, task, price)."""
+        task = (params or {}).get("task")
+        out = []
+        for entry in self._service.catalog:
+            if task and task.lower() not in (entry.task, TASK_NAMES.get(entry.task, "").lower()):
+                continue
+            out.append({
+                "name": entry.name,
+                "description": entry.description,
+                "task": {"name": TASK_NAMES.get(entry.task, entry.task)},
+                "properties": [{"property_id": "beta", "value": str(entry.beta).lower()},
+                               {"property_id": "price", "value": [{"unit": "per request", "price": float(entry.price),
+                                                                   "currency": "USD"}]}],
+                "status": self._service.pool.status(entry),
+            })
+        return js_value(out)
+
+    def __repr__(self) -> str:
+        return f"<Ai binding for worker {self._worker!r}>"
+
+
+class Env:
+    """`env`: bindings, [vars] and secrets as attributes (`env.AI`, `env.GREETING`) and items (`env["AI"]`)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__dict__
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+    def __repr__(self) -> str:  # never show values: some are secrets
+        return f"<Env {', '.join(sorted(self.__dict__))}>"
+
+
+def make_env(service: InferenceService, name: str, ai_binding: str | None, vars: Mapping[str, Any],
+             secrets: Mapping[str, str]) -> Env:
+    values: dict[str, Any] = {**{k: js_value(v) for k, v in vars.items()}, **secrets}
+    if ai_binding:
+        values[ai_binding] = AiBinding(service, name)
+    return Env(values)

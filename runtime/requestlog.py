@@ -1,0 +1,58 @@
+"""One log line per request: method, path, status, time, and each AI call the Worker made (model, time, cost)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+from .binding import AI_CALLS, AiCall
+
+log = logging.getLogger("workers-ai-emu.requests")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def format_line(method: str, path: str, status: int | None, ms: float, calls: list[AiCall]) -> str:
+    line = f"{method} {path} {status if status is not None else '---'} {ms:.0f} ms"
+    for call in calls:
+        if call.error is None:
+            line += f" · AI {call.model} {call.ms:.0f} ms ${call.cost}"
+        else:
+            line += f" · AI {call.model} {call.ms:.0f} ms error {call.error}"
+    return line
+
+
+class RequestLog:
+    """ASGI middleware (pure ASGI, so the per-request context reaches the Worker and its binding)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        calls: list[AiCall] = []
+        token = AI_CALLS.set(calls)
+        started = time.perf_counter()
+        status: int | None = None
+        sent_at: float | None = None
+
+        async def send_logged(message: dict[str, Any]) -> None:
+            nonlocal status, sent_at
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent_at = time.perf_counter()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            AI_CALLS.reset(token)
+            path = scope.get("path", "")  # never the query string: it may carry tokens
+            ms = ((sent_at or time.perf_counter()) - started) * 1000
+            log.info(format_line(scope.get("method", "?"), path, status, ms, calls))

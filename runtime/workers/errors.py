@@ -1,0 +1,11 @@
+"""The error a binding call raises in the Worker, as on Cloudflare: the message starts with the error code."""
+
+from __future__ import annotations
+
+
+class InferenceUpstreamError(Exception):
+    """`env.AI.run` failed; `str(e)` is "<code>: <message>", e.g. "5006: AiError: Bad input: ..."."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,62 @@
+"""Tiny stand-ins for the Pyodide modules Cloudflare Worker code commonly imports (`pyodide.ffi.to_js`,
+`js.Object`), so the same source runs here. Installed only when the real modules are absent."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+from typing import Any
+
+from .fetch import js_value
+
+
+def to_js(value: Any, *args: Any, dict_converter: Any = None, **kwargs: Any) -> Any:
+    """Python data stays Python data here; the AI binding accepts it directly."""
+    return value
+
+
+def create_proxy(value: Any, *args: Any, **kwargs: Any) -> Any:
+    return value
+
+
+class _Object:
+    @staticmethod
+    def fromEntries(entries: Any) -> dict[str, Any]:  # noqa: N802 - JavaScript's name
+        return dict(entries)
+
+
+class _JSON:
+    @staticmethod
+    def stringify(value: Any) -> str:
+        return json.dumps(value)
+
+    @staticmethod
+    def parse(text: str) -> Any:
+        return js_value(json.loads(text))
+
+
+class _Console:
+    @staticmethod
+    def log(*args: Any) -> None:
+        print(*args, file=sys.stderr)
+
+    error = warn = info = debug = log
+
+
+def install() -> None:
+    if "pyodide" not in sys.modules and importlib.util.find_spec("pyodide") is None:
+        pyodide = types.ModuleType("pyodide")
+        ffi = types.ModuleType("pyodide.ffi")
+        ffi.to_js = to_js  # type: ignore[attr-defined]
+        ffi.create_proxy = create_proxy  # type: ignore[attr-defined]
+        ffi.JsProxy = object  # type: ignore[attr-defined]
+        pyodide.ffi = ffi  # type: ignore[attr-defined]
+        sys.modules["pyodide"], sys.modules["pyodide.ffi"] = pyodide, ffi
+    if "js" not in sys.modules and importlib.util.find_spec("js") is None:
+        js = types.ModuleType("js")
+        js.Object = _Object  # type: ignore[attr-defined]
+        js.JSON = _JSON  # type: ignore[attr-defined]
+        js.console = _Console  # type: ignore[attr-defined]
+        sys.modules["js"] = js
