@@ -232,3 +232,49 @@ def test_auto_pull_off_says_what_to_do(hub: FakeHub, tmp_path: Path) -> None:
         svc.run_sync(DETR, IMAGE.read_bytes(), caller=Caller(source="cli"))
     assert sum(hub.requests.values()) == 0
     svc.close()
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "project" / "wrangler-like.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'name = "t"\n[emulator]\nstate_dir = ".emu"\n{extra}')
+    return config
+
+
+def test_cli_pull_list_verify(hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.cli import main
+
+    config = write_config(tmp_path)
+    assert main(["models", "list", "--config", str(config), "--format", "json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[DETR]["present"] is False and rows[DETR]["price_usd"] == "0.0000075"
+    assert set(rows) == {e.name for e in Catalog.load()}
+
+    assert main(["models", "pull", DETR, "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    folder = config.parent / ".emu" / "models" / REPO
+    assert f"pulled into {folder}" in out
+    assert main(["models", "pull", "facebook/detr-resnet-50", "--config", str(config)]) == 0  # by Hub id too
+    assert "already present" in capsys.readouterr().out and hub.file_gets() == 3
+
+    assert main(["models", "list", "--config", str(config), "--format", "json"]) == 0
+    row = {r["name"]: r for r in json.loads(capsys.readouterr().out)}[DETR]
+    assert row["present"] is True and row["folder"] == str(folder)
+    assert row["size_bytes"] == sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    assert main(["models", "list", "--config", str(config)]) == 0
+    assert "present" in capsys.readouterr().out
+    assert main(["models", "verify", "--config", str(config)]) == 0
+    assert f"{DETR}: ok" in capsys.readouterr().out
+
+
+def test_cli_pull_errors_are_one_line(hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.cli import main
+
+    config = write_config(tmp_path)
+    assert main(["models", "pull", "@cf/nope/nothing", "--config", str(config)]) == 2
+    assert "known models" in capsys.readouterr().err
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["models", "pull", DETR, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
