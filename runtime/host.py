@@ -49,7 +49,7 @@ def install_workers_module() -> None:
     from . import workers
     from .workers import shims
 
-    sys.modules.setdefault("workers", workers)
+    sys.modules["workers"] = workers  # even over a folder named workers/ that Python took as a namespace package
     shims.install()
 
 
