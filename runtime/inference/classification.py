@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image
 
-from ..errors import BadInput
+from ..errors import BadInput, ModelError
 from . import transforms
 from .model import Family, int_param, register
 
@@ -21,6 +23,30 @@ def apply_function(name: str, logits: np.ndarray) -> np.ndarray:
     if name == "sigmoid":
         return 1.0 / (1.0 + np.exp(-logits))
     return logits
+
+
+def read_labels(folder: Path, config: Mapping[str, Any]) -> dict[int, str]:
+    """Labels for a folder whose config.json has no id2label: `labels_file` (default labels.txt, then labels.json).
+
+    A .txt file has one label per line (line n is class n); a .json file holds a list or an {index: label} object.
+    """
+    names = [str(config["labels_file"])] if config.get("labels_file") else ["labels.txt", "labels.json"]
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".json":
+                data = json.loads(path.read_text(encoding="utf-8"))
+                items = enumerate(data) if isinstance(data, list) else dict(data).items()
+                return {int(k): str(v) for k, v in items}
+            lines = path.read_text(encoding="utf-8").rstrip().splitlines()
+            return {i: line.strip() for i, line in enumerate(lines)}
+        except (OSError, ValueError, TypeError) as e:
+            raise ModelError(f"cannot read labels from {path}: {e}") from None
+    if config.get("labels_file"):
+        raise ModelError(f"labels_file {names[0]!r} named in config.json is not in {folder}")
+    return {}
 
 
 @register
@@ -39,7 +65,7 @@ class ClassifierFamily(Family):
         super().__init__(*args, **kwargs)
         p = self.processor
         self.kind = str(p.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
-        self.size = transforms.processor_size(p)
+        self.size = transforms.processor_size(p) or self._size_from_graph()
         self.crop = transforms.processor_size(p, "crop_size") if p.get("do_center_crop") else {}
         self.crop_pct = p.get("crop_pct")
         if self.crop_pct is None and self.kind.startswith("ConvNext"):
@@ -57,8 +83,17 @@ class ClassifierFamily(Family):
         )
         self.bgr = str(p.get("channel_order", "rgb")).lower() == "bgr"
         self.logits_name = "logits" if "logits" in self.outputs else self.outputs[0]
+        if not self.id2label:
+            self.id2label = read_labels(self.folder, self.config)
         self.num_labels = len(self.id2label) or int(self.config.get("num_labels", 0))
         self.default_function = self._default_function()
+
+    def _size_from_graph(self) -> dict[str, int]:
+        """No size in preprocessor_config.json: the ONNX input's fixed height and width, if it has them."""
+        shape = next(iter(self.inputs.values())).shape
+        if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:]):
+            return {"height": int(shape[2]), "width": int(shape[3])}
+        return {}
 
     def _default_function(self) -> str:
         """The pipeline's rule for `function_to_apply` when the request does not say."""
