@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,16 @@ def print_table(data: dict[str, Any], path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    window = f"{data['since'] or 'start'} → {data['until'] or 'now'}"
+    # Piped output has no width to respect: keep long model names and costs whole instead of rich's 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     by = data["by"]
-    table = Table(title=f"Inference costs by {by}", caption=f"{path}  ·  {window} (UTC)", title_justify="left")
-    table.add_column(by.capitalize())
-    for name in ("Requests", "Billed", "Errors", "Cache hits", "Cost (USD)", "Mean latency"):
+    window = f"{data['since'] or 'first request'} → {data['until'] or 'now'} (UTC)"
+    table = Table(title=f"Inference costs by {by}", caption=window, title_justify="left", caption_justify="left")
+    table.add_column(by.capitalize(), overflow="fold", min_width=12)
+    for name in ("Requests", "Billed", "Errors", "Cached"):
         table.add_column(name, justify="right")
+    table.add_column("Cost (USD)", justify="right", no_wrap=True)
+    table.add_column("Latency", justify="right", no_wrap=True)
     for row in data["breakdown"]:
         table.add_row(str(row[by] if row[by] is not None else "—"), f"{row['requests']:,}",
                       f"{row['billed_requests']:,}", f"{row['errors']:,}", f"{row['cache_hits']:,}",
@@ -97,14 +101,16 @@ def print_table(data: dict[str, Any], path: Path) -> None:
                   f"{data['cache_hits']:,}", f"${data['total_usd']}", _latency(data["mean_latency_ms"]),
                   style="bold")
     console.print(table)
+    console.print(f"Ledger: {path}", style="dim", soft_wrap=True)
     projection = data["projection"]
     if projection["monthly_usd"] is not None:
-        console.print(f"Projected monthly cost: [bold]${projection['monthly_usd']}[/bold] "
-                      f"(the recorded rate over {projection['span_seconds']:,} s, × 30 days)")
+        monthly = Decimal(projection["monthly_usd"]).quantize(Decimal("0.01"))
+        console.print(f"Projected monthly cost: [bold]${monthly:,}[/bold] (total cost over the "
+                      f"{projection['span_seconds']:,} s from first to last request, × 30 days)")
     else:
         console.print("Projected monthly cost: — (needs requests at two or more distinct times)")
     budget = data.get("budget")
     if budget:
-        state = "[red]REACHED[/red]" if budget["exceeded"] else "[green]ok[/green]"
+        state = "[red]REACHED: requests get error 3036[/red]" if budget["exceeded"] else "[green]ok[/green]"
         console.print(f"Daily budget: ${budget['spent_today_usd']} of ${budget['budget_usd_per_day']} "
                       f"spent today (UTC) — {state}")

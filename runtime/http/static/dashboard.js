@@ -46,11 +46,11 @@
     const spent = Number(b.spent_today_usd), limit = Number(b.budget_usd_per_day);
     const share = limit > 0 ? Math.min(1, spent / limit) : 1;
     card.classList.toggle("exceeded", b.exceeded);
-    $("budget-spent").textContent = usd(b.spent_today_usd) + " / " + usd(b.budget_usd_per_day);
+    $("budget-spent").textContent = usd(b.spent_today_usd);
     $("budget-fill").style.width = (share * 100).toFixed(1) + "%";
     $("budget-note").textContent = b.exceeded
-      ? "Budget reached: requests get error 3036 until midnight UTC"
-      : (share * 100).toFixed(1) + "% of today's budget used";
+      ? "of " + usd(b.budget_usd_per_day) + " reached: requests get error 3036 until midnight UTC"
+      : "of " + usd(b.budget_usd_per_day) + " today · " + (share * 100).toFixed(1) + "% used";
   }
 
   function renderCharts(c) {
