@@ -254,7 +254,8 @@ class ModelStore:
         state.total = sum(e.size or 0 for e in expected)
         folder = self.folder_for(entry)
         folder.mkdir(parents=True, exist_ok=True)
-        bars = _progress_bars(entry, state) if progress else None
+        quiet = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes", "on")
+        bars = _progress_bars(entry, state) if progress and not quiet else None
         try:
             placed: dict[str, dict[str, Any]] = {}
             for exp in expected:
