@@ -196,6 +196,7 @@ def main() -> int:
               f"  HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/build_models.py")
         return 0
     data = CATS.read_bytes()
+    load_before = os.getloadavg()
     emu = bench_emulator(names, data, args.runs, args.warmup, args.max_seconds)
     ref = {} if args.no_transformers else bench_transformers(names, CATS, args.runs, args.warmup, args.max_seconds)
     import numpy
@@ -204,7 +205,8 @@ def main() -> int:
     report: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "image": str(CATS.relative_to(REPO.parent)),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "versions": {"onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
                      **(ref.get("versions") or {})},
         "settings": {"runs": args.runs, "warmup": args.warmup, "intra_op_threads": emu["intra_op_threads"]},

@@ -42,7 +42,7 @@ PHASE_DEADLINE_S = 120.0  # no scenario runs longer than this, whatever the requ
 
 
 # ---------------------------------------------------------------------------------------------- server side
-def serve(max_concurrent: int, state_dir: Path) -> None:
+def serve(max_concurrent: int, threads: int, state_dir: Path) -> None:
     """Child process: the real app on a free loopback port; prints the port, serves until terminated."""
     import uvicorn
 
@@ -50,7 +50,8 @@ def serve(max_concurrent: int, state_dir: Path) -> None:
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings, Settings
 
-    emulator = EmulatorSettings(state_dir=state_dir, auto_pull=False, max_concurrent_inferences=max_concurrent)
+    emulator = EmulatorSettings(state_dir=state_dir, auto_pull=False, max_concurrent_inferences=max_concurrent,
+                                intra_op_threads=threads)
     settings = Settings(models=[{"name": MODEL, "path": str(MODEL_DIR)}], emulator=emulator)
     service = InferenceService.from_settings(settings)
     app = create_app(AppContext(settings, service))
@@ -64,9 +65,10 @@ def serve(max_concurrent: int, state_dir: Path) -> None:
 class Server:
     """The child server process, started and stopped by this script only."""
 
-    def __init__(self, max_concurrent: int) -> None:
+    def __init__(self, max_concurrent: int, threads: int) -> None:
         self.state = Path(tempfile.mkdtemp(prefix="emu-bench-server-"))
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(max_concurrent), str(self.state)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(max_concurrent), str(threads),
+               str(self.state)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.strip().isdigit():
@@ -154,10 +156,10 @@ async def load(client: Any, base: str, data: bytes, requests: int, clients: int)
             "health_during_load": latency(probes)}
 
 
-async def scenario(max_concurrent: int, data: bytes, runs: list[tuple[int, int]]) -> dict[str, Any]:
+async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tuple[int, int]]) -> dict[str, Any]:
     import httpx
 
-    server = Server(max_concurrent)
+    server = Server(max_concurrent, threads)
     try:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=httpx.Timeout(300.0), limits=limits) as client:
@@ -172,18 +174,19 @@ async def scenario(max_concurrent: int, data: bytes, runs: list[tuple[int, int]]
             results = []
             for requests, clients in runs:
                 results.append(await load(client, server.base, data, requests, clients))
-                print(f"  server max_concurrent_inferences={max_concurrent}, {clients} client(s): "
+                print(f"  server max_concurrent_inferences={max_concurrent} intra_op_threads={threads}, "
+                      f"{clients} client(s): "
                       f"{results[-1]['throughput_rps']:.2f} req/s", file=sys.stderr, flush=True)
     finally:
         server.stop()
-    return {"max_concurrent_inferences": max_concurrent, "first_request_s": first, "health_idle": latency(idle),
+    return {"max_concurrent_inferences": max_concurrent, "intra_op_threads": threads, "first_request_s": first, "health_idle": latency(idle),
             "loads": results}
 
 
 def print_table(report: dict[str, Any]) -> None:
     print(f"\nServer under load: {MODEL} (full-size random-weight DETR) on {report['machine']['cpus']} cores, "
           f"REST door, cats photo\n")
-    header = (f"{'server slots':>12} {'clients':>7} {'reqs':>5} {'req/s':>6} {'req p50 ms':>10} "
+    header = (f"{'slots x threads':>15} {'clients':>7} {'reqs':>5} {'req/s':>6} {'req p50 ms':>10} "
               f"{'health p50':>10} {'p99':>7} {'max':>7}   (health idle p50 / p99 ms)")
     print(header)
     print("-" * len(header))
@@ -191,18 +194,19 @@ def print_table(report: dict[str, Any]) -> None:
         idle = s["health_idle"]
         for run in s["loads"]:
             h = run["health_during_load"]
-            print(f"{s['max_concurrent_inferences']:>12} {run['clients']:>7} {run['requests']:>5} "
+            slots = f"{s['max_concurrent_inferences']} x {s['intra_op_threads']}"
+            print(f"{slots:>15} {run['clients']:>7} {run['requests']:>5} "
                   f"{run['throughput_rps']:6.2f} {run['request_latency']['p50_ms']:10.0f} "
                   f"{h['p50_ms']:10.1f} {h['p99_ms']:7.1f} {h['max_ms']:7.1f}   "
                   f"({idle['p50_ms']:.1f} / {idle['p99_ms']:.1f})")
             if set(run["statuses"]) != {200}:
-                print(f"{'':12} statuses: {run['statuses']}")
+                print(f"{'':15} statuses: {run['statuses']}")
     print()
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=8, help="inference requests per load run")
@@ -220,14 +224,18 @@ def main() -> int:
 
     default = EmulatorSettings()
     data = CATS.read_bytes()
+    load_before = os.getloadavg()
     n, c = max(1, args.requests), max(1, args.clients)
-    scenarios = [asyncio.run(scenario(default.max_concurrent_inferences, data, [(n, 1), (n, c)]))]
-    if default.max_concurrent_inferences != 2:
-        scenarios.append(asyncio.run(scenario(2, data, [(n, c)])))
+    slots, threads = default.max_concurrent_inferences, default.intra_op_threads
+    # the defaults with 1 and with `c` clients; then two parallel inferences, oversubscribed and not
+    scenarios = [asyncio.run(scenario(slots, threads, data, [(n, 1), (n, c)]))]
+    for more in sorted({(2, threads), (2, 1)} - {(slots, threads)}, reverse=True):
+        scenarios.append(asyncio.run(scenario(*more, data, [(n, c)])))
     report = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "model": MODEL, "image": str(CATS.relative_to(REPO.parent)),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg()},
         "defaults": {"max_concurrent_inferences": default.max_concurrent_inferences,
                      "intra_op_threads": default.intra_op_threads, "max_queue": default.max_queue},
