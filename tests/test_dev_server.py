@@ -1,0 +1,100 @@
+"""`python -m runtime dev` as a user runs it: a subprocess serving the example Worker on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from runtime.service import Caller
+from support import FIXTURE_MODELS, ROOT
+from worker_support import DETR, IMAGE, detr_service
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dev_serves_the_example_worker_and_logs_each_request(tmp_path: Path) -> None:
+    cfg = tmp_path / "wrangler-like.toml"
+    cfg.write_text(f"""
+name = "dev-test"
+main = "{ROOT / 'worker' / 'entry.py'}"
+
+[ai]
+binding = "AI"
+
+[[ai.models]]
+name = "{DETR}"
+path = "{FIXTURE_MODELS / 'detr'}"
+
+[[ai.models]]
+name = "@cf/microsoft/resnet-50"
+
+[vars]
+PAGE_TITLE = "Dev test page"
+
+[emulator]
+state_dir = "state"
+auto_pull = false
+reload = false
+""")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(f"{url}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[0]
+                assert time.monotonic() < deadline, "dev did not start within 60 s"
+                time.sleep(0.2)
+        assert page.status_code == 200
+        assert "<canvas" in page.text and "Dev test page" in page.text and "<script src" not in page.text
+
+        image = IMAGE.read_bytes()
+        raw = httpx.post(f"{url}/", content=image, timeout=60)
+        form = httpx.post(f"{url}/", files={"image": ("x.png", image, "image/png")}, timeout=60)
+        bad = httpx.post(f"{url}/", content=b"not an image", timeout=60)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+
+    service = detr_service(tmp_path / "expected")
+    expected = service.run_sync(DETR, image, caller=Caller(source="cli")).result
+    price = str(service.catalog.get(DETR).price)
+    service.close()
+    assert raw.status_code == 200, raw.text
+    assert raw.json() == {"model": DETR, "detections": expected}
+    assert form.json() == raw.json()
+    assert bad.status_code == 400 and bad.json()["error"].startswith("5006: ")
+
+    lines = output.splitlines()
+    missing = [line for line in lines if "missing weights" in line]
+    assert len(missing) == 1, output  # one line, for the configured model without weights; DETR is mapped
+    assert "workers-ai-emu models pull @cf/microsoft/resnet-50" in missing[0]
+    assert "Traceback" not in output
+    assert any(line.endswith(f"Ready on {url}") for line in lines), output
+    assert any(" GET / 200 " in line for line in lines), output
+    logged = [line for line in lines if " POST / 200 " in line]
+    assert len(logged) == 2 and all(f"AI {DETR}" in line and f"${price}" in line for line in logged), output
+    assert any(" POST / 400 " in line and "error 5006" in line for line in lines), output
+
+
+def test_dev_reports_a_config_error_in_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "wrangler-like.toml"
+    cfg.write_text('name = "x"\n[emulator]\nport = "high"\n')
+    done = subprocess.run([sys.executable, "-m", "runtime", "dev", "--config", str(cfg)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {cfg}:3: emulator.port: must be an integer, not a string ('high')"
