@@ -84,7 +84,7 @@ reload = false
     assert len(missing) == 1, output  # one line, for the configured model without weights; DETR is mapped
     assert "workers-ai-emu models pull @cf/microsoft/resnet-50" in missing[0]
     assert "Traceback" not in output
-    assert any(line.endswith(f"Ready on {url}") for line in lines), output
+    assert any(f"Ready on {url}" in line for line in lines), output
     assert any(" GET / 200 " in line for line in lines), output
     logged = [line for line in lines if " POST / 200 " in line]
     assert len(logged) == 2 and all(f"AI {DETR}" in line and f"${price}" in line for line in logged), output

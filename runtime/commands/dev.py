@@ -105,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
         async def startup(self, sockets: list | None = None) -> None:
             await super().startup(sockets)
             if self.started:
-                print(f"Ready on {url}", flush=True)
+                print(f"Ready on {url} · dashboard {url}/cdn-cgi/emu/dashboard", flush=True)
 
     config = uvicorn.Config(app, host=settings.emulator.host, port=settings.emulator.port, log_level="warning",
                             access_log=False, lifespan="on")

@@ -25,8 +25,8 @@ NO_WORKER = (
     "No Worker is configured, so only the emulator's APIs are served here.\n"
     "To run a Worker, set `main` in wrangler-like.toml, e.g.\n\n"
     "    main = \"worker/entry.py\"\n\n"
-    "The Cloudflare REST API is at /client/v4/accounts/<id>/ai/run/<model> and the Hugging Face Inference API "
-    "at /models/<id>.\n"
+    "The Cloudflare REST API is at /client/v4/accounts/<id>/ai/run/<model>, the Hugging Face Inference API at "
+    "/hf-inference/models/<id>, and the dashboard at /cdn-cgi/emu/dashboard.\n"
 )
 
 
