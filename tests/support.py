@@ -29,7 +29,7 @@ def need_shared(path: Path = CATS) -> Path:
 @contextlib.contextmanager
 def running_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` with a real uvicorn on a free port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto set: asyncio then sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
