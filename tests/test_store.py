@@ -278,3 +278,25 @@ def test_cli_pull_errors_are_one_line(hub: FakeHub, tmp_path: Path, capsys: pyte
     assert main(["models", "pull", DETR, "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_first_use_over_http_hf_answers_503_and_rest_waits(hub: FakeHub, tmp_path: Path) -> None:
+    import httpx
+
+    from runtime.http.app import AppContext, create_app
+    from runtime.settings import Settings
+
+    hub.delay_s = 0.7
+    svc = service(tmp_path)
+    data = IMAGE.read_bytes()
+    with running_server(create_app(AppContext(Settings(emulator=svc.settings), svc))) as base:
+        hf = httpx.post(f"{base}/hf-inference/models/facebook/detr-resnet-50", content=data,
+                        headers={"content-type": "image/png"}, timeout=30)
+        assert hf.status_code == 503, hf.text
+        assert 1.0 <= hf.json()["estimated_time"] <= 120 and "loading" in hf.json()["error"]
+        rest = httpx.post(f"{base}/client/v4/accounts/acc/ai/run/{DETR}", content=data,
+                          headers={"content-type": "image/png"}, timeout=60)
+        assert rest.status_code == 200, rest.text
+        assert rest.json()["success"] is True and isinstance(rest.json()["result"], list)
+    assert hub.file_gets() == 3
+    svc.close()
