@@ -29,6 +29,7 @@
     $("requests").textContent = count(c.requests);
     $("billed").textContent = count(c.billed_requests);
     $("errors").textContent = count(c.errors);
+    $("errors-label").textContent = c.errors === 1 ? "error" : "errors";
     $("cache-hits").textContent = count(c.cache_hits);
     $("latency").textContent = ms(c.mean_latency_ms);
     const p = c.projection;
