@@ -300,3 +300,13 @@ def test_first_use_over_http_hf_answers_503_and_rest_waits(hub: FakeHub, tmp_pat
         assert rest.json()["success"] is True and isinstance(rest.json()["result"], list)
     assert hub.file_gets() == 3
     svc.close()
+
+
+def test_auto_pull_false_in_the_config_file(hub: FakeHub, tmp_path: Path) -> None:
+    from runtime.config import load_settings
+
+    svc = InferenceService.from_settings(load_settings(write_config(tmp_path, "auto_pull = false\n")))
+    with pytest.raises(ModelUnavailable, match="models pull"):
+        svc.run_sync(DETR, IMAGE.read_bytes(), caller=Caller(source="cli"))
+    assert sum(hub.requests.values()) == 0
+    svc.close()
