@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from api_support import DETR, PNG, RESNET, VIT, WEBP, busy_slot, ledger_rows, make_service, serve
+from api_support import DETR, PNG, RESNET, VIT, WEBP, busy_slot, http, ledger_rows, make_service, serve
 from runtime.service import Caller
 
 pytestmark = pytest.mark.timeout(120)
@@ -46,7 +46,7 @@ def assert_error(r: httpx.Response, status: int, code: int, text: str = "") -> d
 @pytest.mark.parametrize("model_in_url", [DETR, "%40cf%2Ffacebook%2Fdetr-resnet-50", "@cf%2Ffacebook%2Fdetr-resnet-50"])
 def test_raw_bytes_run_equals_the_service_under_any_model_spelling(server, model_in_url):
     service, base = server
-    r = httpx.post(run_url(base, model_in_url), content=PNG, headers={"content-type": "image/png"})
+    r = http.post(run_url(base, model_in_url), content=PNG, headers={"content-type": "image/png"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["success"] is True and body["errors"] == [] and body["messages"] == []
@@ -56,32 +56,32 @@ def test_raw_bytes_run_equals_the_service_under_any_model_spelling(server, model
 
 def test_json_uint8_array_equals_raw_bytes_and_the_service(server):
     service, base = server
-    as_json = httpx.post(run_url(base, RESNET), json={"image": list(WEBP)})
-    raw = httpx.post(run_url(base, RESNET), content=WEBP, headers={"content-type": "application/octet-stream"})
+    as_json = http.post(run_url(base, RESNET), json={"image": list(WEBP)})
+    raw = http.post(run_url(base, RESNET), content=WEBP, headers={"content-type": "application/octet-stream"})
     assert as_json.status_code == raw.status_code == 200
     assert as_json.json()["result"] == raw.json()["result"] == expected(service, RESNET, WEBP)
 
 
 def test_json_without_content_type_and_bytes_without_content_type(server):
     service, base = server
-    r = httpx.post(run_url(base, RESNET), content=b'{"image": %s, "top_k": 2}' % str(list(PNG)).encode())
+    r = http.post(run_url(base, RESNET), content=b'{"image": %s, "top_k": 2}' % str(list(PNG)).encode())
     assert r.status_code == 200, r.text
     assert r.json()["result"] == expected(service, RESNET, PNG, {"top_k": 2})
     assert len(r.json()["result"]) == 2
-    r = httpx.post(run_url(base, RESNET), content=PNG)
+    r = http.post(run_url(base, RESNET), content=PNG)
     assert r.json()["result"] == expected(service, RESNET, PNG)
 
 
 def test_parameters_in_the_json_object_reach_the_model(server):
     service, base = server
-    r = httpx.post(run_url(base, DETR), json={"image": list(PNG), "threshold": 0.05})
+    r = http.post(run_url(base, DETR), json={"image": list(PNG), "threshold": 0.05})
     assert r.json()["result"] == expected(service, DETR, PNG, {"threshold": 0.05})
     assert len(r.json()["result"]) > len(expected(service, DETR, PNG))
 
 
 def test_each_answer_is_metered_once_under_its_request_id_and_cost_header(server):
     service, base = server
-    r = httpx.post(run_url(base, DETR, account="my-account"), content=PNG)
+    r = http.post(run_url(base, DETR, account="my-account"), content=PNG)
     rid, cost = r.headers["x-emu-request-id"], r.headers["x-emu-cost-usd"]
     assert Decimal(cost) == service.catalog.get(DETR).price
     rows = [row for row in ledger_rows(service) if row["request_id"] == rid]
@@ -96,13 +96,13 @@ def test_each_answer_is_metered_once_under_its_request_id_and_cost_header(server
 
 def test_unknown_model_is_5007(server):
     _, base = server
-    r = httpx.post(run_url(base, "@cf/nobody/nothing"), content=PNG)
+    r = http.post(run_url(base, "@cf/nobody/nothing"), content=PNG)
     assert_error(r, 400, 5007, "@cf/nobody/nothing")
 
 
 def test_a_hugging_face_only_id_is_not_a_workers_ai_name(server):
     _, base = server
-    assert_error(httpx.post(run_url(base, "facebook/detr-resnet-50"), content=PNG), 400, 5007)
+    assert_error(http.post(run_url(base, "facebook/detr-resnet-50"), content=PNG), 400, 5007)
 
 
 @pytest.mark.parametrize("body, headers, text", [
@@ -118,22 +118,22 @@ def test_a_hugging_face_only_id_is_not_a_workers_ai_name(server):
 ])
 def test_bad_input_is_5006_with_the_ai_error_prefix(server, body, headers, text):
     _, base = server
-    r = httpx.post(run_url(base, DETR), content=body, headers=headers)
+    r = http.post(run_url(base, DETR), content=body, headers=headers)
     body_json = assert_error(r, 400, 5006, text)
     assert body_json["errors"][0]["message"].startswith("AiError: Bad input: ")
 
 
 def test_bad_input_failures_are_metered_at_zero(server):
     service, base = server
-    r = httpx.post(run_url(base, DETR), content=b"garbage bytes", headers={"content-type": "image/jpeg"})
+    r = http.post(run_url(base, DETR), content=b"garbage bytes", headers={"content-type": "image/jpeg"})
     rows = [row for row in ledger_rows(service) if row["request_id"] == r.headers["x-emu-request-id"]]
     assert [(row["outcome"], Decimal(row["cost"])) for row in rows] == [("error:5006", 0)]
 
 
 def test_empty_body_is_3003(server):
     _, base = server
-    assert_error(httpx.post(run_url(base, DETR), content=b""), 400, 3003)
-    assert_error(httpx.post(run_url(base, DETR)), 400, 3003)
+    assert_error(http.post(run_url(base, DETR), content=b""), 400, 3003)
+    assert_error(http.post(run_url(base, DETR)), 400, 3003)
 
 
 def test_too_large_is_3006_by_content_length_and_by_streamed_size(tmp_path):
@@ -141,16 +141,16 @@ def test_too_large_is_3006_by_content_length_and_by_streamed_size(tmp_path):
     service = make_service(tmp_path, max_body_bytes=limit)
     big = PNG + bytes(3000)
     with serve(service) as base:
-        assert_error(httpx.post(run_url(base, DETR), content=big), 413, 3006, str(limit))
+        assert_error(http.post(run_url(base, DETR), content=big), 413, 3006, str(limit))
 
         def chunks():  # no Content-Length: the size is only known while reading
             for i in range(0, len(big), 4096):
                 yield big[i:i + 4096]
 
-        r = httpx.post(run_url(base, DETR), content=chunks())
+        r = http.post(run_url(base, DETR), content=chunks())
         assert "content-length" not in r.request.headers
         assert_error(r, 413, 3006, str(limit))
-        assert httpx.post(run_url(base, DETR), content=PNG).status_code == 200  # under the limit
+        assert http.post(run_url(base, DETR), content=PNG).status_code == 200  # under the limit
 
 
 def test_waiting_too_long_for_a_slot_is_3007(tmp_path):
@@ -158,9 +158,9 @@ def test_waiting_too_long_for_a_slot_is_3007(tmp_path):
     with serve(service) as base:
         service.pool.get_sync(service.catalog.get(DETR))  # loaded, so only the slot wait is timed
         with busy_slot(service):
-            r = httpx.post(run_url(base, DETR), content=PNG)
+            r = http.post(run_url(base, DETR), content=PNG)
         assert_error(r, 408, 3007)
-        assert httpx.post(run_url(base, DETR), content=PNG).status_code == 200
+        assert http.post(run_url(base, DETR), content=PNG).status_code == 200
 
 
 def test_a_full_queue_is_3040(tmp_path):
@@ -168,9 +168,9 @@ def test_a_full_queue_is_3040(tmp_path):
     with serve(service) as base:
         service.pool.get_sync(service.catalog.get(DETR))
         with busy_slot(service):
-            r = httpx.post(run_url(base, DETR), content=PNG)
+            r = http.post(run_url(base, DETR), content=PNG)
         assert_error(r, 429, 3040)
-        assert httpx.post(run_url(base, DETR), content=PNG).status_code == 200
+        assert http.post(run_url(base, DETR), content=PNG).status_code == 200
 
 
 @pytest.mark.parametrize("method, path", [
@@ -184,21 +184,21 @@ def test_a_full_queue_is_3040(tmp_path):
 ])
 def test_no_route_is_7000(server, method, path):
     _, base = server
-    assert_error(httpx.request(method, base + path), 400, 7000)
+    assert_error(http.request(method, base + path), 400, 7000)
 
 
 def test_api_token_is_required_when_configured(tmp_path):
     service = make_service(tmp_path, api_token="s3cret-token")
     with serve(service) as base:
         url = run_url(base, DETR)
-        assert_error(httpx.post(url, content=PNG), 401, 10000)
-        assert_error(httpx.post(url, content=PNG, headers={"authorization": "Bearer wrong"}), 401, 10000)
-        assert_error(httpx.post(url, content=PNG, headers={"authorization": "Basic s3cret-token"}), 401, 10000)
+        assert_error(http.post(url, content=PNG), 401, 10000)
+        assert_error(http.post(url, content=PNG, headers={"authorization": "Bearer wrong"}), 401, 10000)
+        assert_error(http.post(url, content=PNG, headers={"authorization": "Basic s3cret-token"}), 401, 10000)
         search = f"{base}/client/v4/accounts/acc/ai/models/search"
-        assert_error(httpx.get(search), 401, 10000)
-        r = httpx.post(url, content=PNG, headers={"authorization": "Bearer s3cret-token"})
+        assert_error(http.get(search), 401, 10000)
+        r = http.post(url, content=PNG, headers={"authorization": "Bearer s3cret-token"})
         assert r.status_code == 200 and r.json()["result"] == expected(service, DETR, PNG)
-        assert httpx.get(search, headers={"authorization": "Bearer s3cret-token"}).status_code == 200
+        assert http.get(search, headers={"authorization": "Bearer s3cret-token"}).status_code == 200
         assert all("s3cret" not in text for text in (r.text, str(r.headers)))
 
 
@@ -206,7 +206,7 @@ def test_api_token_is_required_when_configured(tmp_path):
 
 
 def search(base: str, **params) -> httpx.Response:
-    return httpx.get(f"{base}/client/v4/accounts/acc/ai/models/search", params=params)
+    return http.get(f"{base}/client/v4/accounts/acc/ai/models/search", params=params)
 
 
 def test_search_lists_the_listed_models_shaped_like_cloudflare(server):
@@ -262,7 +262,7 @@ def test_search_pages(server):
 
 def schema(base: str, model: str | None) -> httpx.Response:
     params = {"model": model} if model is not None else {}
-    return httpx.get(f"{base}/client/v4/accounts/acc/ai/models/schema", params=params)
+    return http.get(f"{base}/client/v4/accounts/acc/ai/models/schema", params=params)
 
 
 def test_schema_of_object_detection(server):
@@ -294,3 +294,27 @@ def test_schema_errors(server):
     _, base = server
     assert_error(schema(base, "@cf/nobody/nothing"), 400, 5007)
     assert_error(schema(base, None), 400, 5006, "'model'")
+
+
+def test_a_spent_budget_is_3036(tmp_path):
+    service = make_service(tmp_path, budget_usd_per_day=Decimal("0"))
+    with serve(service) as base:
+        assert_error(http.post(run_url(base, DETR), content=PNG), 429, 3036)
+
+
+def test_never_a_500_for_any_body(server):
+    """Seeded junk of every kind, with and without content types: always a 4xx envelope or a 200."""
+    import random
+
+    _, base = server
+    rng = random.Random(1234)
+    bodies = [rng.randbytes(rng.randint(1, 3000)) for _ in range(12)]
+    bodies += [b"{", b"{}", b"null", b'{"image": null}', b'{"image": {"a": 1}}', b'{"image": [[1, 2]]}',
+               b'{"image": [1e400]}', b'{"image": [-1]}', b'{"image": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+               b'\xff\xfe{"image": [1]}', PNG[:100], PNG[: len(PNG) // 2], b"\x89PNG\r\n\x1a\n" + bytes(64)]
+    for i, body in enumerate(bodies):
+        headers = [{}, {"content-type": "application/json"}, {"content-type": "image/png"}][i % 3]
+        for model in (DETR, RESNET):
+            r = http.post(run_url(base, model), content=body, headers=headers)
+            assert r.status_code < 500, (body[:40], r.text)
+            assert r.json()["success"] is (r.status_code == 200)

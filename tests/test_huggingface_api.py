@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from api_support import (DETR, PNG, RESNET, VIT, WEBP, HeldStore, busy_slot, ledger_rows, make_service, serve)
+from api_support import DETR, PNG, RESNET, VIT, WEBP, HeldStore, busy_slot, http, ledger_rows, make_service, serve
 from runtime.service import Caller
 
 pytestmark = pytest.mark.timeout(120)
@@ -56,7 +56,7 @@ def no_cache() -> dict:
 @pytest.mark.parametrize("hf_id, model", [(DETR_HF, DETR), (RESNET_HF, RESNET), (VIT, VIT)])
 def test_raw_bytes_give_the_pipeline_output(server, hf_id, model):
     service, base = server
-    r = httpx.post(url(base, hf_id), content=WEBP, headers={"content-type": "image/webp", **no_cache()})
+    r = http.post(url(base, hf_id), content=WEBP, headers={"content-type": "image/webp", **no_cache()})
     assert r.status_code == 200, r.text
     assert r.json() == expected(service, model, WEBP)
     assert r.headers["x-compute-type"] == "cpu"
@@ -66,10 +66,10 @@ def test_raw_bytes_give_the_pipeline_output(server, hf_id, model):
 
 def test_json_base64_with_parameters(server):
     service, base = server
-    r = httpx.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.05}), headers=no_cache())
+    r = http.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.05}), headers=no_cache())
     assert r.status_code == 200, r.text
     assert r.json() == expected(service, DETR, PNG, {"threshold": 0.05})
-    r = httpx.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 2, "function_to_apply": "sigmoid"}),
+    r = http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 2, "function_to_apply": "sigmoid"}),
                    headers=no_cache())
     assert r.json() == expected(service, RESNET, PNG, {"top_k": 2, "function_to_apply": "sigmoid"})
     assert len(r.json()) == 2
@@ -78,20 +78,20 @@ def test_json_base64_with_parameters(server):
 
 def test_null_parameters_mean_the_default(server):
     service, base = server
-    r = httpx.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": None}), headers=no_cache())
+    r = http.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": None}), headers=no_cache())
     assert r.json() == expected(service, DETR, PNG)
 
 
 def test_a_data_url_is_accepted_as_base64(server):
     service, base = server
     data_url = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    r = httpx.post(url(base, RESNET_HF), json={"inputs": data_url}, headers=no_cache())
+    r = http.post(url(base, RESNET_HF), json={"inputs": data_url}, headers=no_cache())
     assert r.json() == expected(service, RESNET, PNG)
 
 
 def test_requests_are_metered_as_hf_under_the_header_request_id(server):
     service, base = server
-    r = httpx.post(url(base, RESNET_HF), content=PNG, headers=no_cache())
+    r = http.post(url(base, RESNET_HF), content=PNG, headers=no_cache())
     rows = [row for row in ledger_rows(service) if row["request_id"] == r.headers["x-emu-request-id"]]
     assert len(rows) == 1
     assert (rows[0]["source"], rows[0]["model"], rows[0]["outcome"]) == ("hf", RESNET, "ok")
@@ -104,13 +104,13 @@ def test_requests_are_metered_as_hf_under_the_header_request_id(server):
 def test_identical_requests_are_cached_marked_and_not_billed(tmp_path):
     service = make_service(tmp_path)
     with serve(service) as base:
-        first = httpx.post(url(base, DETR_HF), content=PNG)
-        again = httpx.post(url(base, DETR_HF), content=PNG)
-        as_json = httpx.post(url(base, DETR_HF), json=payload(PNG))  # same image, same (default) parameters
-        other_params = httpx.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.1}))
-        skipped = httpx.post(url(base, DETR_HF), content=PNG, headers=no_cache())
-        legacy_skip = httpx.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}))
-        header_wins = httpx.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}),
+        first = http.post(url(base, DETR_HF), content=PNG)
+        again = http.post(url(base, DETR_HF), content=PNG)
+        as_json = http.post(url(base, DETR_HF), json=payload(PNG))  # same image, same (default) parameters
+        other_params = http.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.1}))
+        skipped = http.post(url(base, DETR_HF), content=PNG, headers=no_cache())
+        legacy_skip = http.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}))
+        header_wins = http.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}),
                                  headers={"x-use-cache": "true"})
     assert [r.headers["x-emu-cache"] for r in (first, again, as_json, other_params, skipped, legacy_skip,
                                                  header_wins)] == ["miss", "hit", "hit", "miss", "miss", "miss", "hit"]
@@ -130,17 +130,17 @@ def test_a_loading_model_answers_503_with_estimated_time_unless_asked_to_wait(tm
     store = HeldStore(tmp_path)
     service = make_service(tmp_path, store=store)
     with serve(service) as base:
-        r = httpx.post(url(base, DETR_HF), content=PNG)
+        r = http.post(url(base, DETR_HF), content=PNG)
         body = assert_error(r, 503, "is currently loading")
         assert DETR_HF in body["error"]
         assert isinstance(body["estimated_time"], (int, float)) and body["estimated_time"] > 0
-        legacy = httpx.post(url(base, DETR_HF), json=payload(PNG, options={"wait_for_model": False}))
+        legacy = http.post(url(base, DETR_HF), json=payload(PNG, options={"wait_for_model": False}))
         assert_error(legacy, 503, "is currently loading")
 
         timer = threading.Timer(1.0, store.release.set)
         timer.start()
         try:
-            waited = httpx.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "true"}, timeout=60)
+            waited = http.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "true"}, timeout=60)
         finally:
             timer.cancel()
         assert waited.status_code == 200, waited.text
@@ -156,7 +156,7 @@ def test_legacy_wait_for_model_option_waits(tmp_path):
         timer = threading.Timer(1.0, store.release.set)
         timer.start()
         try:
-            r = httpx.post(url(base, RESNET_HF), json=payload(PNG, options={"wait_for_model": True}), timeout=60)
+            r = http.post(url(base, RESNET_HF), json=payload(PNG, options={"wait_for_model": True}), timeout=60)
         finally:
             timer.cancel()
         assert r.status_code == 200 and r.json() == expected(service, RESNET, PNG)
@@ -167,7 +167,7 @@ def test_legacy_wait_for_model_option_waits(tmp_path):
 
 def test_unknown_model_is_404(server):
     _, base = server
-    assert_error(httpx.post(url(base, "nobody/nothing"), content=PNG), 404, "nobody/nothing")
+    assert_error(http.post(url(base, "nobody/nothing"), content=PNG), 404, "nobody/nothing")
 
 
 @pytest.mark.parametrize("body, text", [
@@ -186,34 +186,34 @@ def test_unknown_model_is_404(server):
 ])
 def test_bad_payloads_and_parameters_are_400_and_named(server, body, text):
     _, base = server
-    assert_error(httpx.post(url(base, DETR_HF), json=body), 400, text)
+    assert_error(http.post(url(base, DETR_HF), json=body), 400, text)
 
 
 def test_classification_parameters_are_checked(server):
     _, base = server
-    assert_error(httpx.post(url(base, RESNET_HF), json=payload(PNG, parameters={"threshold": 0.5})), 400,
+    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"threshold": 0.5})), 400,
                  "'threshold'")
-    assert_error(httpx.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 0})), 400, "'top_k'")
-    assert_error(httpx.post(url(base, RESNET_HF), json=payload(PNG, parameters={"function_to_apply": "max"})),
+    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 0})), 400, "'top_k'")
+    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"function_to_apply": "max"})),
                  400, "'function_to_apply'")
 
 
 def test_bad_bodies_are_400(server):
     _, base = server
-    assert_error(httpx.post(url(base, DETR_HF), content=b"{oops", headers={"content-type": "application/json"}),
+    assert_error(http.post(url(base, DETR_HF), content=b"{oops", headers={"content-type": "application/json"}),
                  400, "JSON")
-    assert_error(httpx.post(url(base, DETR_HF), content=b'"just a string"',
+    assert_error(http.post(url(base, DETR_HF), content=b'"just a string"',
                             headers={"content-type": "application/json"}), 400, "object")
-    assert_error(httpx.post(url(base, DETR_HF), content=b"GIF89a broken", headers={"content-type": "image/gif"}), 400)
-    assert_error(httpx.post(url(base, DETR_HF), content=b""), 400)
-    assert_error(httpx.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "maybe"}), 400,
+    assert_error(http.post(url(base, DETR_HF), content=b"GIF89a broken", headers={"content-type": "image/gif"}), 400)
+    assert_error(http.post(url(base, DETR_HF), content=b""), 400)
+    assert_error(http.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "maybe"}), 400,
                  "x-wait-for-model")
 
 
 def test_too_large_is_413(tmp_path):
     service = make_service(tmp_path, max_body_bytes=1000)
     with serve(service) as base:
-        assert_error(httpx.post(url(base, DETR_HF), content=bytes(5000)), 413)
+        assert_error(http.post(url(base, DETR_HF), content=bytes(5000)), 413)
 
 
 def test_capacity_and_timeout(tmp_path):
@@ -221,20 +221,20 @@ def test_capacity_and_timeout(tmp_path):
     with serve(service) as base:
         service.pool.get_sync(service.catalog.get(DETR))
         with busy_slot(service):
-            assert_error(httpx.post(url(base, DETR_HF), content=PNG, headers=no_cache()), 429)
+            assert_error(http.post(url(base, DETR_HF), content=PNG, headers=no_cache()), 429)
     service = make_service(tmp_path / "t", queue_timeout_s=0.2)
     with serve(service) as base:
         service.pool.get_sync(service.catalog.get(DETR))
         with busy_slot(service):
-            assert_error(httpx.post(url(base, DETR_HF), content=PNG, headers=no_cache()), 504)
+            assert_error(http.post(url(base, DETR_HF), content=PNG, headers=no_cache()), 504)
 
 
 def test_api_token(tmp_path):
     service = make_service(tmp_path, api_token="hf-s3cret")
     with serve(service) as base:
-        assert_error(httpx.post(url(base, DETR_HF), content=PNG), 401)
-        assert_error(httpx.post(url(base, DETR_HF), content=PNG, headers={"authorization": "Bearer nope"}), 401)
-        ok = httpx.post(url(base, DETR_HF), content=PNG, headers={"authorization": "Bearer hf-s3cret"})
+        assert_error(http.post(url(base, DETR_HF), content=PNG), 401)
+        assert_error(http.post(url(base, DETR_HF), content=PNG, headers={"authorization": "Bearer nope"}), 401)
+        ok = http.post(url(base, DETR_HF), content=PNG, headers={"authorization": "Bearer hf-s3cret"})
         assert ok.status_code == 200 and ok.json() == expected(service, DETR, PNG)
 
 
@@ -242,4 +242,23 @@ def test_api_token(tmp_path):
                                           ("POST", "/hf-inference/other/thing")])
 def test_no_route_is_404_json(server, method, path):
     _, base = server
-    assert_error(httpx.request(method, base + path), 404, "No route")
+    assert_error(http.request(method, base + path), 404, "No route")
+
+
+def test_never_a_500_for_any_body(server):
+    """Seeded junk of every kind: always `{"error": ...}` with a 4xx, or a 200."""
+    import random
+
+    _, base = server
+    rng = random.Random(4321)
+    blobs = [rng.randbytes(rng.randint(1, 3000)) for _ in range(8)] + [PNG[:200], b"BM" + bytes(60)]
+    bodies = blobs + [b"{", b"[]", b'{"inputs": null}', b'{"inputs": ""}', b'{"inputs": "===="}',
+                      b'{"inputs": "' + base64.b64encode(b"GIF89a" + bytes(20)) + b'"}',
+                      b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"top_k": 1e9}}',
+                      b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"threshold": NaN}}']
+    for i, body in enumerate(bodies):
+        headers = [{}, {"content-type": "application/json"}, {"content-type": "application/octet-stream"}][i % 3]
+        for hf_id in (DETR_HF, RESNET_HF):
+            r = http.post(url(base, hf_id), content=body, headers={**headers, **no_cache()})
+            assert r.status_code < 500, (body[:40], r.text)
+            assert (r.status_code == 200) is isinstance(r.json(), list)
