@@ -72,6 +72,18 @@ def test_json_without_content_type_and_bytes_without_content_type(server):
     assert r.json()["result"] == expected(service, RESNET, PNG)
 
 
+def test_curl_style_form_content_types(server):
+    """`curl -d @body.json` labels JSON as a form, and `curl --data-binary @cat.png` labels the image one too."""
+    service, base = server
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = http.post(run_url(base, RESNET), content=b'{"image": %s}' % str(list(PNG)).encode(), headers=form)
+    assert r.status_code == 200 and r.json()["result"] == expected(service, RESNET, PNG)
+    r = http.post(run_url(base, RESNET), content=PNG, headers=form)
+    assert r.status_code == 200 and r.json()["result"] == expected(service, RESNET, PNG)
+    r = http.post(run_url(base, RESNET), content=b'{"image": [1]}', headers={"content-type": "image/png"})
+    assert_error(r, 400, 5006)  # an explicit image type is taken at its word: these bytes are no image
+
+
 def test_parameters_in_the_json_object_reach_the_model(server):
     service, base = server
     r = http.post(run_url(base, DETR), json={"image": list(PNG), "threshold": 0.05})

@@ -57,10 +57,16 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def is_json(request: Request, body: bytes) -> bool:
-    """JSON by content type; without a content type, a body that opens like an object (images never do)."""
+    """JSON by content type; otherwise (no type, or curl -d's form type) a body that opens like an object.
+
+    No image format starts with `{`, so the sniff cannot mistake an image for JSON; an explicit image/* or
+    octet-stream type is always taken at its word.
+    """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind:
-        return kind == "application/json" or kind.endswith("+json")
+    if kind == "application/json" or kind.endswith("+json"):
+        return True
+    if kind.startswith("image/") or kind == "application/octet-stream":
+        return False
     return body.lstrip()[:1] == b"{"
 
 
