@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from runtime.metering.ledger import Ledger, LedgerError, LedgerRecord, to_pico
-from runtime.metering.report import ReportError, build_report, money, parse_when
+from runtime.metering.report import ReportCache, ReportError, build_report, money, parse_when
 
 DETR = "@cf/facebook/detr-resnet-50"
 DETR_PRICE = Decimal("0.0000075")
@@ -234,3 +234,18 @@ def test_parse_when_and_money_formatting():
     assert parse_when("2024-05-01 14:00+02:00") == "2024-05-01T12:00:00.000000+00:00"
     assert [money(Decimal(x)) for x in ("0", "7.5", "7.500000000000", "0.0000075", "1E-7", "12")] == [
         "0.00", "7.50", "7.50", "0.0000075", "0.0000001", "12.00"]
+
+
+def test_report_cache_recomputes_exactly_when_rows_are_added(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    reports = ReportCache(ledger)
+    assert reports.get()["requests"] == 0 and ledger.newest_id() == 0
+    ledger.record(rec(1))
+    first = reports.get()
+    assert (first["requests"], first["total_usd"]) == (1, "0.0000075")
+    first["requests"] = -1  # callers get copies; the cached report stays intact
+    assert reports.get()["requests"] == 1
+    ledger.record(rec(2, "0.00000251", model="resnet"))
+    assert reports.get()["total_usd"] == "0.00001001"
+    assert reports.get(by="model", until="2024-05-01")["requests"] == 2
+    assert reports.get(by="model", until="2024-04-30")["requests"] == 0

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..metering.report import ReportError, money, report_json
+from ..metering.report import ReportCache, ReportError, money
 
 PREFIX = "/cdn-cgi/emu"
 STATIC = Path(__file__).with_name("static")
@@ -28,6 +28,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def routes(ctx: Any) -> list[BaseRoute]:
     service = ctx.service
+    reports = ReportCache(service.ledger) if service.ledger is not None else None
 
     def budget() -> dict[str, Any] | None:
         """The service's budget status, with amounts as plain decimal strings (no exponent, no padding zeros)."""
@@ -42,11 +43,10 @@ def routes(ctx: Any) -> list[BaseRoute]:
         unknown = sorted(set(q) - {"since", "until", "by"})
         if unknown:
             return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
-        if service.ledger is None:
+        if reports is None:
             return _error(503, "metering is off: this emulator has no ledger")
         try:
-            data = await asyncio.to_thread(report_json, service.ledger, q.get("since"), q.get("until"),
-                                           q.get("by", "model"), None)
+            data = await asyncio.to_thread(reports.get, q.get("since"), q.get("until"), q.get("by", "model"))
             data["budget"] = await asyncio.to_thread(budget)
         except ReportError as e:
             return _error(400, str(e))

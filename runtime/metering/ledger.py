@@ -227,6 +227,11 @@ class Ledger:
             out.append(item)
         return out
 
+    def newest_id(self) -> int:
+        """The id of the newest row (0 when empty): rows are append-only, so it changes exactly when rows are added."""
+        with self.reading() as db:
+            return db.execute("SELECT MAX(id) FROM requests").fetchone()[0] or 0
+
     def count(self) -> int:
         with self.reading() as db:
             return db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]

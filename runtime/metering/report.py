@@ -7,7 +7,9 @@ a Decimal. Counting and summing happen in SQL, so a report over 100k rows takes 
 
 from __future__ import annotations
 
+import copy
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -232,6 +234,35 @@ def report_json(ledger: Ledger, since: str | None = None, until: str | None = No
     out = build_report(ledger, since, until, by).as_json()
     out["budget"] = budget
     return out
+
+
+class ReportCache:
+    """The last few report objects, keyed by their parameters and the ledger's newest row id.
+
+    Rows are append-only, so an unchanged newest id means an unchanged report: a dashboard left open on an
+    idle emulator costs one O(1) query per poll instead of a scan of the whole ledger.
+    """
+
+    def __init__(self, ledger: Ledger, size: int = 8) -> None:
+        self.ledger = ledger
+        self.size = size
+        self._items: dict[tuple[str | None, str | None, str], tuple[int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, since: str | None = None, until: str | None = None, by: str = "model") -> dict[str, Any]:
+        key = (since, until, by)
+        newest = self.ledger.newest_id()  # read before the report: a report never claims rows it lacks
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and hit[0] == newest:
+            return copy.deepcopy(hit[1])
+        data = report_json(self.ledger, since, until, by)
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (newest, data)
+            while len(self._items) > self.size:
+                self._items.pop(next(iter(self._items)))
+        return copy.deepcopy(data)
 
 
 def budget_status(ledger: Ledger, budget_usd_per_day: Decimal | None) -> dict[str, Any] | None:
