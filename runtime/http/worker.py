@@ -32,8 +32,8 @@ NO_WORKER = (
 
 def wants_html(request: StarletteRequest) -> bool:
     """Browsers ask for text/html first; API clients (curl, httpx, SDKs) do not."""
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept.split(",")[0] or accept.startswith("text/html")
+    first = request.headers.get("accept", "").split(",")[0].split(";")[0].strip().lower()
+    return first in ("text/html", "application/xhtml+xml")
 
 
 def error_response(request: StarletteRequest, title: str, details: str, status: int = 500) -> StarletteResponse:
@@ -88,7 +88,7 @@ def routes(ctx: Any) -> list[BaseRoute]:
             return error_response(request, f"Uncaught exception in the Worker: {type(e).__name__}: {e}", details)
         finally:
             CURRENT_ROUTE.reset(token)
-        background = BackgroundTask(_drain, wctx, request.url.path) if wctx._pending else None
+        background = BackgroundTask(_drain, wctx, request.url.path) if wctx.pending else None
         return _convert(response, request, background)
 
     endpoint = serve if host is not None else no_worker

@@ -23,6 +23,10 @@ class Context:
 
     wait_until = waitUntil
 
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
     def passThroughOnException(self) -> None:  # noqa: N802 - Cloudflare's name
         """Nothing to pass through to locally; accepted so Worker code runs unchanged."""
 
