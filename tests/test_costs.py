@@ -249,3 +249,45 @@ def test_http_endpoints_reject_bad_parameters_with_json_errors(tmp_path):
     assert [(r["model"], r["cost"], r["outcome"]) for r in latest] == [(PRICED, "0.0000075", "ok")]
     assert health["status"] == "ok" and health["ledger"]["schema_version"] == 2
     service.close()
+
+
+WORKER = '''
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response.json(await self.env.AI.run("@cf/test/priced-classifier", await request.bytes()))
+'''
+
+
+def test_a_workers_env_ai_run_over_http_is_billed_as_binding_with_worker_and_route(tmp_path, capsys):
+    from runtime.host import WorkerHost
+    from runtime.http.app import AppContext, create_app
+    from runtime.settings import Settings
+
+    config = write_config(tmp_path)
+    (tmp_path / "worker.py").write_text(WORKER)
+    service = make_service(tmp_path / "state", intra_op_threads=1)
+    settings = Settings(name="billing-demo", main=tmp_path / "worker.py", emulator=service.settings)
+    app = create_app(AppContext(settings=settings, service=service, host=WorkerHost(settings, service)))
+    n = 120
+
+    async def drive(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            out = []
+            for i in range(0, n, 24):
+                out += await asyncio.gather(*(client.post(f"/classify/{j % 3}", content=TINY)
+                                              for j in range(i, min(n, i + 24))))
+            return out
+
+    with running_server(app) as base:
+        responses = asyncio.run(drive(base))
+        http = httpx.get(f"{base}/cdn-cgi/emu/costs", params={"by": "route"}).json()
+    assert [r.status_code for r in responses] == [200] * n
+    assert Decimal(http["total_usd"]) == n * PRICES[PRICED] and http["billed_requests"] == n
+    assert {g["route"]: g["requests"] for g in http["breakdown"]} == {f"/classify/{k}": n // 3 for k in range(3)}
+    rows = service.ledger.latest(n)
+    assert {(r["source"], r["worker"]) for r in rows} == {("binding", "billing-demo")}
+    assert cli_json(capsys, "--config", str(config), "--by", "route") == http
+    service.close()
