@@ -18,6 +18,7 @@ class EmuError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.metered = False  # set once the service has written this failure's ledger row
 
     @property
     def cf_message(self) -> str:

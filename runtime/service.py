@@ -148,14 +148,31 @@ class InferenceService:
                     self.cache.put(key, result)
         except EmuError as e:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False)
+            e.metered = True
             raise
         except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
             await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False)
-            raise EmuError(f"internal error: {type(e).__name__}: {e}") from e
+            error = EmuError(f"internal error: {type(e).__name__}: {e}")
+            error.metered = True
+            raise error from e
         elapsed = time.perf_counter() - started
         cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached)
         return Outcome(result=result, model=entry, request_id=caller.request_id, cost=cost, cached=cached,
                        compute_time_s=elapsed)
+
+    async def record_rejection(self, model: str, error: EmuError, caller: Caller) -> None:
+        """Meter a request a door refused before it could call `run` (auth, oversized or unparsable body).
+
+        Doors call this for errors without `metered` set, so every inference request leaves one row.
+        """
+        if getattr(error, "metered", False):
+            return
+        try:
+            entry: ModelEntry | None = self.resolve(model, caller.source)
+        except EmuError:
+            entry = None
+        await self._meter(caller, model, entry, time.perf_counter(), error.outcome, billed=False, cached=False)
+        error.metered = True
 
     async def _meter(self, caller: Caller, model: str, entry: ModelEntry | None, started: float, outcome: str,
                      billed: bool, cached: bool) -> Decimal:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ..catalog import TASK_NAMES, ModelEntry
 from ..errors import BadInput, EmuError, NoRoute
 from ..schemas import model_schema
-from ..service import Caller, new_request_id
+from ..service import Caller
 from . import wire
 
 PREFIX = "/client/v4"
@@ -93,20 +93,9 @@ def routes(ctx: Any) -> list[BaseRoute]:
     service = ctx.service
     limits = service.settings
 
-    def guarded(handler: Callable[[Request, str], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        """Auth check and error mapping shared by every route: any EmuError becomes the envelope."""
-
-        async def endpoint(request: Request) -> Response:
-            request_id = new_request_id()
-            try:
-                wire.check_token(request, limits.api_token)
-                return await handler(request, request_id)
-            except EmuError as e:
-                return error_response(e, request_id)
-            except Exception as e:  # noqa: BLE001 - the envelope, never a bare 500 page
-                return error_response(EmuError(f"internal error: {type(e).__name__}"), request_id)
-
-        return endpoint
+    def guarded(handler: Callable[[Request, str], Awaitable[Response]], source: str | None = None
+                ) -> Callable[[Request], Awaitable[Response]]:
+        return wire.guarded(handler, service, error_response, source=source)
 
     async def run(request: Request, request_id: str) -> Response:
         model = request.path_params["model"]
@@ -153,7 +142,7 @@ def routes(ctx: Any) -> list[BaseRoute]:
         raise NoRoute("No route for that URI")
 
     api = [
-        Route("/accounts/{account_id}/ai/run/{model:path}", guarded(run), methods=["POST"]),
+        Route("/accounts/{account_id}/ai/run/{model:path}", guarded(run, "rest"), methods=["POST"]),
         Route("/accounts/{account_id}/ai/models/search", guarded(search), methods=["GET"]),
         Route("/accounts/{account_id}/ai/models/schema", guarded(schema), methods=["GET"]),
         Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..errors import BadInput, EmuError, ModelLoading, NoRoute
-from ..service import Caller, Outcome, new_request_id
+from ..service import Caller, Outcome
 from . import wire
 
 PREFIX = "/hf-inference"
@@ -114,21 +114,11 @@ def routes(ctx: Any) -> list[BaseRoute]:
         raise NoRoute(f"No route for {request.method} {request.url.path}; POST an image to "
                       f"{PREFIX}/models/<model id>")
 
-    def guarded(handler: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            request_id = new_request_id()
-            try:
-                wire.check_token(request, limits.api_token)
-                return await handler(request, request_id)
-            except EmuError as e:
-                return error_response(e, request_id)
-            except Exception as e:  # noqa: BLE001 - `{"error": ...}`, never a bare 500 page
-                return error_response(EmuError(f"internal error: {type(e).__name__}"), request_id)
-
-        return endpoint
+    def guarded(handler: Any, source: str | None = None) -> Any:
+        return wire.guarded(handler, service, error_response, source=source, model_param="hf_id")
 
     api = [
-        Route("/models/{hf_id:path}", guarded(infer), methods=["POST"]),
+        Route("/models/{hf_id:path}", guarded(infer, "hf"), methods=["POST"]),
         Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),
     ]
     return [Mount(PREFIX, routes=api)]

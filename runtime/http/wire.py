@@ -8,13 +8,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import AuthenticationError, BadInput, RequestTooLarge
+from ..errors import AuthenticationError, BadInput, EmuError, RequestTooLarge
+from ..service import Caller, InferenceService, new_request_id
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+ErrorResponse = Callable[[EmuError, str], Response]
 
 JSON_OFF_LOOP_BYTES = 256 * 1024  # parse bigger JSON bodies on a thread so the event loop keeps serving
 
@@ -101,3 +105,29 @@ def flag(value: Any, name: str) -> bool:
         if v in ("0", "false", "no", "off"):
             return False
     raise BadInput(f"{name} must be true or false, not {value!r}")
+
+
+def guarded(handler: Handler, service: InferenceService, error_response: ErrorResponse,
+            source: str | None = None, model_param: str = "model") -> Callable[[Request], Awaitable[Response]]:
+    """A route endpoint with the shared door duties: request id, token check, errors in the door's format.
+
+    For inference routes (`source` given), a refusal raised before the service ran (bad token, oversized or
+    unparsable body) is still metered through the service, so every inference request leaves a ledger row.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        request_id = new_request_id()
+        try:
+            check_token(request, service.settings.api_token)
+            return await handler(request, request_id)
+        except EmuError as e:
+            error = e
+        except Exception as e:  # noqa: BLE001 - the door's error format, never a bare 500 page
+            error = EmuError(f"internal error: {type(e).__name__}")
+        if source is not None and not error.metered:
+            model = str(request.path_params.get(model_param, "")).strip("/")
+            await service.record_rejection(model, error, Caller(source=source, route=request.url.path,
+                                                                request_id=request_id))
+        return error_response(error, request_id)
+
+    return endpoint
