@@ -17,7 +17,7 @@ PAGE = """<!doctype html>
   body { font: 15px/1.5 system-ui, sans-serif; max-width: 900px; margin: 32px auto; padding: 0 16px; color: #222; }
   h1 { font-size: 22px; margin-bottom: 4px; }
   .muted { color: #666; font-size: 13px; }
-  #drop { border: 2px dashed #aaa; border-radius: 8px; padding: 24px; text-align: center; margin: 16px 0;
+  #drop { display: block; border: 2px dashed #aaa; border-radius: 8px; padding: 24px; text-align: center; margin: 16px 0;
           cursor: pointer; }
   #drop.over { border-color: #f38020; background: #fff7f0; }
   canvas { max-width: 100%; border-radius: 6px; display: none; }
