@@ -6,8 +6,10 @@
 For each model, on the COCO cats photo: median and p90 over the timed runs of the whole
 `InferenceService.run_sync` call, split into decode, preprocess, onnxruntime run and postprocess (timing
 wrappers around the loaded model's own methods, so the measured code is the production code); then the same
-phases for transformers' pipeline (bench_transformers.py under the reference interpreter), the ratio, and
-whether the two agree on the outputs. Prints a table; writes bench/results/<date>.json.
+phases for transformers' pipeline (bench_transformers.py --stdio under the reference interpreter), the ratio,
+and whether the two agree on the outputs. Emulator and transformers requests alternate one by one (never
+overlapping), so a busy shared machine slows both sides alike. Prints a table; writes
+bench/results/<date>.json.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import datetime as dt
 import json
 import os
 import platform
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -49,7 +53,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median_ms": statistics.median(values) * 1000, "p90_ms": pct(values, 90) * 1000, "n": len(values)}
+    return {"median_ms": statistics.median(values) * 1000, "p90_ms": pct(values, 90) * 1000,
+            "min_ms": min(values) * 1000, "n": len(values)}
 
 
 class Clock:
@@ -75,67 +80,151 @@ class Clock:
         return spent
 
 
-def bench_emulator(names: list[str], data: bytes, runs: int, warmup: int, max_seconds: float) -> dict[str, Any]:
-    from runtime.catalog import Catalog
-    from runtime.metering.ledger import Ledger
-    from runtime.service import InferenceService
-    from runtime.settings import EmulatorSettings
+class Emulator:
+    """The emulator's service with timing wrappers on the loaded models' own methods."""
 
-    state = Path(tempfile.mkdtemp(prefix="emu-bench-"))
-    catalog = Catalog.load([{"name": NAMES[n], "path": str(MODELS / n)} for n in names], where="bench")
-    settings = EmulatorSettings(state_dir=state, auto_pull=False)
-    service = InferenceService(catalog, Ledger(state / "ledger.sqlite3"), settings)
-    report: dict[str, Any] = {"intra_op_threads": settings.intra_op_threads}
-    try:
-        for name in names:
-            model = NAMES[name]
-            t0 = time.perf_counter()
-            service.run_sync(model, data)  # loads the model (first use), then one warm-up run
-            load_s = time.perf_counter() - t0
-            loaded = service.pool.loaded(model)
-            clock = Clock()
-            clock.wrap(loaded, "predict", "model")
-            clock.wrap(loaded.family, "predict", "family")
-            clock.wrap(loaded.family, "pixel_values_for", "preprocess")
-            clock.wrap(loaded.family, "run", "onnxruntime")
-            phases: dict[str, list[float]] = {p: [] for p in PHASES}
-            started = time.perf_counter()
-            for i in range(warmup - 1 + runs):
-                t0 = time.perf_counter()
-                service.run_sync(model, data)
-                total = time.perf_counter() - t0
-                s = clock.take()
-                if i < warmup - 1:
-                    continue
-                phases["decode"].append(s["model"] - s["family"])
-                phases["preprocess"].append(s["preprocess"])
-                phases["onnxruntime"].append(s["onnxruntime"])
-                phases["postprocess"].append(s["family"] - s["preprocess"] - s["onnxruntime"])
-                phases["service overhead"].append(total - s["model"])
-                phases["total"].append(total)
-                if time.perf_counter() - started > max_seconds:
-                    break
-            output = service.run_sync(model, data, AGREEMENT_PARAMS[name]).result
-            report[name] = {"served_as": model, "first_call_s": load_s, "seconds": phases, "output": output}
-            print(f"emulator {name}: {len(phases['total'])} runs", file=sys.stderr, flush=True)
-    finally:
-        service.close()
-    return report
+    def __init__(self, names: list[str], data: bytes) -> None:
+        from runtime.catalog import Catalog
+        from runtime.metering.ledger import Ledger
+        from runtime.service import InferenceService
+        from runtime.settings import EmulatorSettings
+
+        state = Path(tempfile.mkdtemp(prefix="emu-bench-"))
+        catalog = Catalog.load([{"name": NAMES[n], "path": str(MODELS / n)} for n in names], where="bench")
+        self.settings = EmulatorSettings(state_dir=state, auto_pull=False)
+        self.service = InferenceService(catalog, Ledger(state / "ledger.sqlite3"), self.settings)
+        self.data = data
+        self.clock = Clock()
+        self.first_call_s: dict[str, float] = {}
+
+    def load(self, name: str) -> None:
+        """First call: loads the model (timed as `first_call_s`), then wraps its methods with the clock."""
+        model = NAMES[name]
+        t0 = time.perf_counter()
+        self.service.run_sync(model, self.data)
+        self.first_call_s[name] = time.perf_counter() - t0
+        loaded = self.service.pool.loaded(model)
+        self.clock.wrap(loaded, "predict", "model")
+        self.clock.wrap(loaded.family, "predict", "family")
+        self.clock.wrap(loaded.family, "pixel_values_for", "preprocess")
+        self.clock.wrap(loaded.family, "run", "onnxruntime")
+
+    def once(self, name: str) -> dict[str, float]:
+        self.clock.take()
+        t0 = time.perf_counter()
+        self.service.run_sync(NAMES[name], self.data)
+        total = time.perf_counter() - t0
+        s = self.clock.take()
+        return {"decode": s["model"] - s["family"], "preprocess": s["preprocess"], "onnxruntime": s["onnxruntime"],
+                "postprocess": s["family"] - s["preprocess"] - s["onnxruntime"],
+                "service overhead": total - s["model"], "total": total}
+
+    def output(self, name: str) -> list[dict[str, Any]]:
+        return self.service.run_sync(NAMES[name], self.data, AGREEMENT_PARAMS[name]).result
+
+    def close(self) -> None:
+        self.service.close()
 
 
-def bench_transformers(names: list[str], image: Path, runs: int, warmup: int, max_seconds: float) -> dict:
+class Reference:
+    """bench_transformers.py --stdio under the reference interpreter: one timed pipeline request per call."""
+
+    def __init__(self, names: list[str], image: Path) -> None:
+        cmd = [str(REF_PYTHON), str(HERE / "bench_transformers.py"), "--image", str(image), "--only",
+               ",".join(names), "--stdio"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.header = self._read(timeout=300)
+        if "skipped" not in self.header:
+            self._read(timeout=300)  # {"ready": [...]}
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put("")
+
+    def _read(self, timeout: float) -> Any:
+        """The next answer line; bounded, so a stuck child cannot hang the bench."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            line = ""
+        if not line:
+            raise RuntimeError("bench_transformers.py stopped answering")
+        return json.loads(line)
+
+    def ask(self, verb: str, name: str) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{verb} {name}\n")
+        self.proc.stdin.flush()
+        answer = self._read(timeout=300)
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(f"bench_transformers.py: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_reference(names: list[str]) -> tuple[Reference | None, str | None]:
     if not REF_PYTHON.exists():
-        return {"skipped": f"no reference interpreter at {REF_PYTHON} (set BENCH_REF_PYTHON)"}
-    cmd = [str(REF_PYTHON), str(HERE / "bench_transformers.py"), "--image", str(image), "--only", ",".join(names),
-           "--runs", str(runs), "--warmup", str(warmup), "--max-seconds", str(max_seconds)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        return None, f"no reference interpreter at {REF_PYTHON} (set BENCH_REF_PYTHON)"
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60 + 4 * max_seconds * len(names))
-    except subprocess.TimeoutExpired:
-        return {"skipped": "bench_transformers.py timed out"}
-    if done.returncode != 0:
-        return {"skipped": f"bench_transformers.py failed: {done.stderr.strip().splitlines()[-1:]}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        ref = Reference(names, CATS)
+    except (OSError, RuntimeError, ValueError) as e:
+        return None, f"bench_transformers.py did not start: {e}"
+    if "skipped" in ref.header:
+        ref.close()
+        return None, ref.header["skipped"]
+    return ref, None
+
+
+def bench(name: str, emu: Emulator, ref: Reference | None, runs: int, warmup: int,
+          max_seconds: float) -> dict[str, Any]:
+    """Warm both up, then alternate one emulator and one transformers request (order flipped every round)."""
+    emu.load(name)
+    for _ in range(max(0, warmup - 1)):
+        emu.once(name)
+    for _ in range(warmup if ref else 0):
+        ref.ask("run", name)
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    for i in range(runs):
+        sides = [("emu", emu), ("ref", ref)] if i % 2 == 0 else [("ref", ref), ("emu", emu)]
+        for side, _ in sides:
+            if side == "emu":
+                for k, v in emu.once(name).items():
+                    ours.setdefault(k, []).append(v)
+            elif ref is not None:
+                for k, v in ref.ask("run", name).items():
+                    theirs.setdefault(k, []).append(v)
+        if time.perf_counter() - started > max_seconds:
+            break
+    row: dict[str, Any] = {"served_as": NAMES[name], "first_call_s": emu.first_call_s[name],
+                           "emulator": {p: summary(v) for p, v in ours.items()}}
+    if ref is not None:
+        about = ref.ask("describe", name)
+        row["transformers"] = {p: summary(theirs[r]) for p, r in REF_PHASES.items()}
+        row["transformers_pipeline"] = f"{about['pipeline']} + {about['image_processor']}"
+        row["torch_threads"] = about["torch_threads"]
+        row["ratio_total_median"] = row["emulator"]["total"]["median_ms"] / row["transformers"]["total"]["median_ms"]
+        row["ratio_total_min"] = row["emulator"]["total"]["min_ms"] / row["transformers"]["total"]["min_ms"]
+        row["agreement"] = {"params": AGREEMENT_PARAMS[name],
+                            **agreement(name, emu.output(name), ref.ask("output", name))}
+    print(f"{name}: {len(ours['total'])} interleaved runs", file=sys.stderr, flush=True)
+    return row
 
 
 def agreement(name: str, ours: list[dict], theirs: list[dict]) -> dict[str, Any]:
@@ -170,6 +259,9 @@ def print_table(report: dict[str, Any]) -> None:
             ratio = f"{ours['median_ms'] / ref['median_ms']:6.2f}" if ref and ref["median_ms"] > 0 else "     -"
             print(f"{name:8} {phase:17} {ms(ours['median_ms']):>12} {ms(ours['p90_ms']):>8} "
                   f"{ms(ref and ref['median_ms']):>17} {ms(ref and ref['p90_ms']):>8} {ratio}")
+        if "ratio_total_min" in row:
+            print(f"{'':8} fastest run: emulator {row['emulator']['total']['min_ms']:.1f} ms, transformers "
+                  f"{row['transformers']['total']['min_ms']:.1f} ms, ratio {row['ratio_total_min']:.2f}")
         agree = row.get("agreement")
         if agree:
             extra = f", max box diff {agree['max_box_diff_px']} px" if "max_box_diff_px" in agree else ""
@@ -197,8 +289,18 @@ def main() -> int:
         return 0
     data = CATS.read_bytes()
     load_before = os.getloadavg()
-    emu = bench_emulator(names, data, args.runs, args.warmup, args.max_seconds)
-    ref = {} if args.no_transformers else bench_transformers(names, CATS, args.runs, args.warmup, args.max_seconds)
+    ref, skipped = (None, "--no-transformers") if args.no_transformers else start_reference(names)
+    if skipped:
+        print(f"transformers reference skipped: {skipped}", file=sys.stderr)
+    emu = Emulator(names, data)
+    models: dict[str, Any] = {}
+    try:
+        for name in names:
+            models[name] = bench(name, emu, ref, args.runs, args.warmup, args.max_seconds)
+    finally:
+        emu.close()
+        if ref is not None:
+            ref.close()
     import numpy
     import onnxruntime
 
@@ -208,24 +310,13 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "versions": {"onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
-                     **(ref.get("versions") or {})},
-        "settings": {"runs": args.runs, "warmup": args.warmup, "intra_op_threads": emu["intra_op_threads"]},
-        "models": {},
+                     **((ref.header.get("versions") or {}) if ref else {})},
+        "settings": {"runs": args.runs, "warmup": args.warmup, "intra_op_threads": emu.settings.intra_op_threads,
+                     "interleaved": ref is not None},
+        "models": models,
     }
-    if "skipped" in ref:
-        report["transformers_skipped"] = ref["skipped"]
-        print(f"transformers reference skipped: {ref['skipped']}", file=sys.stderr)
-    for name in names:
-        row: dict[str, Any] = {"served_as": emu[name]["served_as"], "first_call_s": emu[name]["first_call_s"],
-                               "emulator": {p: summary(v) for p, v in emu[name]["seconds"].items()}}
-        theirs = (ref.get("models") or {}).get(name)
-        if theirs and "seconds" in theirs:
-            row["transformers"] = {p: summary(theirs["seconds"][r]) for p, r in REF_PHASES.items()}
-            row["transformers_pipeline"] = f"{theirs['pipeline']} + {theirs['image_processor']}"
-            row["ratio_total"] = row["emulator"]["total"]["median_ms"] / row["transformers"]["total"]["median_ms"]
-            row["agreement"] = {"params": AGREEMENT_PARAMS[name],
-                                **agreement(name, emu[name]["output"], theirs["output"])}
-        report["models"][name] = row
+    if skipped:
+        report["transformers_skipped"] = skipped
     print_table(report)
     out = args.out or HERE / "results" / f"{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

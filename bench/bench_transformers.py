@@ -4,6 +4,10 @@ Run by bench_inference.py with the reference interpreter (torch + transformers),
 
     HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/bench_transformers.py --image CATS --runs 10 --warmup 2
 
+With --stdio it loads the pipelines, prints the versions line, then times one request per `run NAME` line on
+stdin, so that bench_inference.py can interleave emulator and transformers runs (a busy shared machine then
+slows both sides alike).
+
 Phases mirror the emulator's: decode (bytes -> upright RGB PIL image, as `load_image` does), preprocess (the
 pipeline's image processor), forward (the PyTorch model), postprocess (the pipeline's output formatting).
 """
@@ -33,42 +37,75 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - t0
 
 
-def bench_model(name: str, folder: Path, data: bytes, runs: int, warmup: int, max_seconds: float) -> dict:
-    import torch
-    from PIL import Image
-    from transformers import pipeline
-    from transformers.image_utils import load_image
+class Runner:
+    """One model's pipeline, loaded once; `once()` times one request phase by phase."""
 
-    pipe = pipeline(TASKS[name], model=str(folder), device="cpu")
-    pre_kw, fwd_kw, post_kw = pipe._sanitize_parameters()
+    def __init__(self, name: str, folder: Path, data: bytes) -> None:
+        from transformers import pipeline
 
-    def decode() -> Any:
-        return load_image(Image.open(io.BytesIO(data)))
+        self.name = name
+        self.data = data
+        self.pipe = pipeline(TASKS[name], model=str(folder), device="cpu")
+        self.kwargs = self.pipe._sanitize_parameters()
 
-    phases: dict[str, list[float]] = {"decode": [], "preprocess": [], "forward": [], "postprocess": [], "total": []}
+    def decode(self) -> Any:
+        from PIL import Image
+        from transformers.image_utils import load_image
+
+        return load_image(Image.open(io.BytesIO(self.data)))
+
+    def once(self) -> dict[str, float]:
+        pre_kw, fwd_kw, post_kw = self.kwargs
+        image, t_dec = timed(self.decode)
+        inputs, t_pre = timed(lambda: self.pipe.preprocess(image, **pre_kw))
+        outputs, t_fwd = timed(lambda: self.pipe.forward(inputs, **fwd_kw))
+        _, t_post = timed(lambda: self.pipe.postprocess(outputs, **post_kw))
+        return {"decode": t_dec, "preprocess": t_pre, "forward": t_fwd, "postprocess": t_post,
+                "total": t_dec + t_pre + t_fwd + t_post}
+
+    def output(self) -> Any:
+        return self.pipe(self.decode(), **AGREEMENT_PARAMS[self.name])
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        return {"pipeline": type(self.pipe).__name__, "image_processor": type(self.pipe.image_processor).__name__,
+                "torch_threads": torch.get_num_threads(), "agreement_params": AGREEMENT_PARAMS[self.name]}
+
+
+def bench_model(runner: Runner, runs: int, warmup: int, max_seconds: float) -> dict:
+    phases: dict[str, list[float]] = {}
     started = time.perf_counter()
-    done = 0
     for i in range(warmup + runs):
-        image, t_dec = timed(decode)
-        inputs, t_pre = timed(lambda: pipe.preprocess(image, **pre_kw))
-        outputs, t_fwd = timed(lambda: pipe.forward(inputs, **fwd_kw))
-        _, t_post = timed(lambda: pipe.postprocess(outputs, **post_kw))
+        spent = runner.once()
         if i >= warmup:
-            for key, value in zip(phases, (t_dec, t_pre, t_fwd, t_post, t_dec + t_pre + t_fwd + t_post)):
-                phases[key].append(value)
-            done += 1
+            for key, value in spent.items():
+                phases.setdefault(key, []).append(value)
             if time.perf_counter() - started > max_seconds:
                 break
-    agreement = pipe(decode(), **AGREEMENT_PARAMS[name])
-    return {
-        "runs": done,
-        "pipeline": type(pipe).__name__,
-        "image_processor": type(pipe.image_processor).__name__,
-        "torch_threads": torch.get_num_threads(),
-        "seconds": phases,
-        "agreement_params": AGREEMENT_PARAMS[name],
-        "output": agreement,
-    }
+    return {"runs": len(phases.get("total", [])), **runner.describe(), "seconds": phases, "output": runner.output()}
+
+
+def serve_stdio(runners: dict[str, Runner]) -> None:
+    """Line protocol for interleaved timing: `run NAME` -> phase seconds, `output NAME`, `describe NAME`; one
+    JSON object per answer line; ends at `quit` or end of input."""
+    print(json.dumps({"ready": sorted(runners)}), flush=True)
+    for line in sys.stdin:
+        verb, _, name = line.strip().partition(" ")
+        if verb == "quit":
+            return
+        runner = runners.get(name)
+        if runner is None:
+            answer: Any = {"error": f"unknown model {name!r}"}
+        elif verb == "run":
+            answer = runner.once()
+        elif verb == "output":
+            answer = runner.output()
+        elif verb == "describe":
+            answer = runner.describe()
+        else:
+            answer = {"error": f"unknown command {verb!r}"}
+        print(json.dumps(answer), flush=True)
 
 
 def main() -> int:
@@ -79,6 +116,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="stop a model's timed runs after this")
+    parser.add_argument("--stdio", action="store_true", help="answer run/output commands on stdin (interleaving)")
     args = parser.parse_args()
     try:
         import torch
@@ -89,12 +127,19 @@ def main() -> int:
     data = args.image.read_bytes()
     report: dict[str, Any] = {"versions": {"torch": torch.__version__, "transformers": transformers.__version__},
                               "models": {}}
+    runners: dict[str, Runner] = {}
     for name in args.only.split(","):
         folder = args.models / name
         if not (folder / "config.json").is_file():
             report["models"][name] = {"skipped": f"{folder} not built"}
             continue
-        report["models"][name] = bench_model(name, folder, data, args.runs, args.warmup, args.max_seconds)
+        runners[name] = Runner(name, folder, data)
+    if args.stdio:
+        print(json.dumps(report), flush=True)
+        serve_stdio(runners)
+        return 0
+    for name, runner in runners.items():
+        report["models"][name] = bench_model(runner, args.runs, args.warmup, args.max_seconds)
         print(f"transformers {name}: {report['models'][name]['runs']} runs", file=sys.stderr, flush=True)
     print(json.dumps(report))
     return 0
