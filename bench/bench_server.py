@@ -6,8 +6,8 @@ Starts the real app (`create_app(AppContext(settings, service))` under uvicorn, 
 the client's own Python does not share the server's GIL) with the full-size random-weight DETR from
 bench/.models/detr served as @cf/facebook/detr-resnet-50. Then, for each scenario, fires a bounded number of
 `POST /client/v4/accounts/bench/ai/run/@cf/facebook/detr-resnet-50` requests (raw image bytes) from N
-concurrent clients while a probe polls `GET /cdn-cgi/emu/health`; compares the probe's latency with an idle
-baseline. Prints a table; writes bench/results/<date>-server.json.
+concurrent clients while a probe polls `GET /cdn-cgi/emu/health` and a loop-only `GET /bench/ping` (a route
+this script adds); compares the probes' latency with an idle baseline. Prints a table; writes bench/results/<date>-server.json.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ MODEL_DIR = HERE / ".models" / "detr"
 CATS = REPO.parent / "shared" / "images" / "coco-000000039769-cats.png"
 MODEL = "@cf/facebook/detr-resnet-50"
 RUN_PATH = f"/client/v4/accounts/bench/ai/run/{MODEL}"
-HEALTH_PATH = "/cdn-cgi/emu/health"
+HEALTH_PATH = "/cdn-cgi/emu/health"  # the emulator's own cheap endpoint (two short thread hops)
+PING_PATH = "/bench/ping"  # added by this script only: answered on the event loop alone
 PROBE_EVERY_S = 0.05
 IDLE_PROBES = 100
 PHASE_DEADLINE_S = 120.0  # no scenario runs longer than this, whatever the request count
@@ -55,6 +56,15 @@ def serve(max_concurrent: int, threads: int, state_dir: Path) -> None:
     settings = Settings(models=[{"name": MODEL, "path": str(MODEL_DIR)}], emulator=emulator)
     service = InferenceService.from_settings(settings)
     app = create_app(AppContext(settings, service))
+
+    async def ping(request: Any) -> Any:
+        from starlette.responses import PlainTextResponse
+
+        return PlainTextResponse("pong")
+
+    from starlette.routing import Route
+
+    app.router.routes.insert(0, Route(PING_PATH, ping, methods=["GET"]))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -114,18 +124,38 @@ async def wait_ready(client: Any, base: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def probe(client: Any, base: str, stop: asyncio.Event, limit: int, out: list[float]) -> None:
-    """Poll the health endpoint every PROBE_EVERY_S until told to stop (at most `limit` probes)."""
-    while not stop.is_set() and len(out) < limit:
-        t0 = time.perf_counter()
-        r = await client.get(base + HEALTH_PATH)
-        out.append(time.perf_counter() - t0)
-        if r.status_code != 200:
-            raise RuntimeError(f"health answered {r.status_code}")
+async def raw_get(base: str, path: str) -> int:
+    """One GET on a fresh TCP_NODELAY connection; the status code.
+
+    Not httpx: over a kept-alive loopback connection its small GETs regularly hit the ~40 ms delayed-ACK stall,
+    which would hide the server's own latency.
+    """
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 30)
+    try:
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+async def probe(base: str, stop: asyncio.Event, limit: int) -> dict[str, list[float]]:
+    """Every PROBE_EVERY_S, time one health and one ping request, until told to stop (at most `limit` rounds)."""
+    out: dict[str, list[float]] = {"health": [], "ping": []}
+    while not stop.is_set() and len(out["ping"]) < limit:
+        for key, path in (("health", HEALTH_PATH), ("ping", PING_PATH)):
+            t0 = time.perf_counter()
+            status = await raw_get(base, path)
+            out[key].append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
         try:
             await asyncio.wait_for(stop.wait(), PROBE_EVERY_S)
         except asyncio.TimeoutError:
             pass
+    return out
 
 
 async def load(client: Any, base: str, data: bytes, requests: int, clients: int) -> dict[str, Any]:
@@ -145,16 +175,15 @@ async def load(client: Any, base: str, data: bytes, requests: int, clients: int)
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
     stop = asyncio.Event()
-    probes: list[float] = []
-    prober = asyncio.create_task(probe(client, base, stop, 10_000, probes))
+    prober = asyncio.create_task(probe(base, stop, 10_000))
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     wall = time.perf_counter() - t0
     stop.set()
-    await prober
+    probes = await prober
     return {"clients": clients, "requests": len(latencies), "statuses": statuses, "wall_s": wall,
             "throughput_rps": len(latencies) / wall, "request_latency": latency(latencies),
-            "health_during_load": latency(probes)}
+            "health_during_load": latency(probes["health"]), "ping_during_load": latency(probes["ping"])}
 
 
 async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tuple[int, int]]) -> dict[str, Any]:
@@ -170,8 +199,8 @@ async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tu
             if r.status_code != 200:
                 raise RuntimeError(f"first inference answered {r.status_code}: {r.text[:300]}")
             first = time.perf_counter() - t0
-            idle: list[float] = []
-            await probe(client, server.base, asyncio.Event(), IDLE_PROBES, idle)
+            await probe(server.base, asyncio.Event(), 5)  # the first answers are cold (~40 ms)
+            idle = await probe(server.base, asyncio.Event(), IDLE_PROBES)
             results = []
             for requests, clients in runs:
                 results.append(await load(client, server.base, data, requests, clients))
@@ -180,26 +209,28 @@ async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tu
                       f"{results[-1]['throughput_rps']:.2f} req/s", file=sys.stderr, flush=True)
     finally:
         server.stop()
-    return {"max_concurrent_inferences": max_concurrent, "intra_op_threads": threads, "first_request_s": first, "health_idle": latency(idle),
+    return {"max_concurrent_inferences": max_concurrent, "intra_op_threads": threads, "first_request_s": first,
+            "health_idle": latency(idle["health"]), "ping_idle": latency(idle["ping"]),
             "loads": results}
 
 
 def print_table(report: dict[str, Any]) -> None:
     print(f"\nServer under load: {MODEL} (full-size random-weight DETR) on {report['machine']['cpus']} cores, "
-          f"REST door, cats photo\n")
+          f"REST door, cats photo. Probe latency in ms: health = {HEALTH_PATH}, ping = {PING_PATH} (loop only)\n")
     header = (f"{'slots x threads':>15} {'clients':>7} {'reqs':>5} {'req/s':>6} {'req p50 ms':>10} "
-              f"{'health p50':>10} {'p90':>6} {'p99':>6} {'max':>6}  (idle p50 / p90 / p99)")
+              f"{'health p50':>10} {'p99':>6} {'ping p50':>8} {'p99':>6} {'max':>6}")
     print(header)
     print("-" * len(header))
     for s in report["scenarios"]:
-        idle = s["health_idle"]
+        slots = f"{s['max_concurrent_inferences']} x {s['intra_op_threads']}"
+        h, p = s["health_idle"], s["ping_idle"]
+        print(f"{slots:>15} {'idle':>7} {'':>5} {'':>6} {'':>10} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
+              f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}")
         for run in s["loads"]:
-            h = run["health_during_load"]
-            slots = f"{s['max_concurrent_inferences']} x {s['intra_op_threads']}"
-            print(f"{slots:>15} {run['clients']:>7} {run['requests']:>5} "
-                  f"{run['throughput_rps']:6.2f} {run['request_latency']['p50_ms']:10.0f} "
-                  f"{h['p50_ms']:10.1f} {h['p90_ms']:6.1f} {h['p99_ms']:6.1f} {h['max_ms']:6.1f}  "
-                  f"({idle['p50_ms']:.1f} / {idle['p90_ms']:.1f} / {idle['p99_ms']:.1f})")
+            h, p = run["health_during_load"], run["ping_during_load"]
+            print(f"{slots:>15} {run['clients']:>7} {run['requests']:>5} {run['throughput_rps']:6.2f} "
+                  f"{run['request_latency']['p50_ms']:10.0f} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
+                  f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}")
             if set(run["statuses"]) != {200}:
                 print(f"{'':15} statuses: {run['statuses']}")
     print()
@@ -240,7 +271,7 @@ def main() -> int:
                     "loadavg_after": os.getloadavg()},
         "defaults": {"max_concurrent_inferences": default.max_concurrent_inferences,
                      "intra_op_threads": default.intra_op_threads, "max_queue": default.max_queue},
-        "probe": {"path": HEALTH_PATH, "every_s": PROBE_EVERY_S, "idle_probes": IDLE_PROBES},
+        "probe": {"paths": [HEALTH_PATH, PING_PATH], "every_s": PROBE_EVERY_S, "idle_probes": IDLE_PROBES},
         "scenarios": scenarios,
     }
     print_table(report)
