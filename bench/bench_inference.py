@@ -249,7 +249,8 @@ def ms(x: float | None) -> str:
 def print_table(report: dict[str, Any]) -> None:
     print(f"\nInference latency on {Path(report['image']).name} ({report['machine']['cpus']} cores); "
           f"median / p90 in ms over the timed runs\n")
-    header = f"{'model':8} {'phase':17} {'emulator p50':>12} {'p90':>8} {'transformers p50':>17} {'p90':>8} {'ratio':>6}"
+    header = (f"{'model':8} {'phase':17} {'emulator p50':>12} {'p90':>8} {'transformers p50':>17} {'p90':>8} "
+              f"{'ratio':>6}")
     print(header)
     print("-" * len(header))
     for name, row in report["models"].items():

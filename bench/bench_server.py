@@ -7,7 +7,8 @@ the client's own Python does not share the server's GIL) with the full-size rand
 bench/.models/detr served as @cf/facebook/detr-resnet-50. Then, for each scenario, fires a bounded number of
 `POST /client/v4/accounts/bench/ai/run/@cf/facebook/detr-resnet-50` requests (raw image bytes) from N
 concurrent clients while a probe polls `GET /cdn-cgi/emu/health` and a loop-only `GET /bench/ping` (a route
-this script adds); compares the probes' latency with an idle baseline. Prints a table; writes bench/results/<date>-server.json.
+this script adds); compares the probes' latency with an idle baseline. Prints a table; writes
+bench/results/<date>-server.json.
 """
 
 from __future__ import annotations
