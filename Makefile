@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test install bench clean
+.PHONY: dev test install bench clean reference-venv fixtures
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,22 @@ test: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .emu .pytest_cache
+
+# Dev-only: torch (the local CPU build) + transformers, for rebuilding the reference fixtures and for the benchmarks.
+# Never timm or torchvision (they pull several GB of CUDA packages).
+.venv-ref/.installed:
+	$(PYTHON) -m venv .venv-ref
+	.venv-ref/bin/python -m pip install -q --upgrade pip
+	.venv-ref/bin/python -m pip install -q torch==2.13.0
+	.venv-ref/bin/python -m pip install -q transformers onnx onnxscript onnxruntime pillow numpy safetensors
+	touch $@
+
+reference-venv: .venv-ref/.installed
+
+fixtures: .venv-ref/.installed
+	HF_HUB_OFFLINE=1 .venv-ref/bin/python tests/fixtures/build_reference.py
+
+bench: $(BIN)/.installed .venv-ref/.installed
+	HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py
+	$(BIN)/python bench/bench_inference.py
+	$(BIN)/python bench/bench_server.py

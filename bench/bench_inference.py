@@ -1,6 +1,6 @@
 """Per-request latency of the emulator's inference path vs transformers' own pipeline, full-size models.
 
-    HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/build_models.py     # once: bench/.models/
+    HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py     # once: bench/.models/
     .venv/bin/python bench/bench_inference.py [--runs 10] [--warmup 2] [--no-transformers]
 
 For each model, on the COCO cats photo: median and p90 over the timed runs of the whole
@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 MODELS = HERE / ".models"
 CATS = REPO.parent / "shared" / "images" / "coco-000000039769-cats.png"
-REF_PYTHON = Path(os.environ.get("BENCH_REF_PYTHON", "/work/refvenv/bin/python"))
+REF_PYTHON = Path(os.environ.get("BENCH_REF_PYTHON", Path(__file__).resolve().parents[1] / ".venv-ref" / "bin" / "python"))
 # bench folder -> the name the emulator serves it under
 NAMES = {"detr": "@cf/facebook/detr-resnet-50", "resnet": "@cf/microsoft/resnet-50",
          "vit": "google/vit-base-patch16-224"}
@@ -286,7 +286,7 @@ def main() -> int:
     names = [n for n in args.only.split(",") if (MODELS / n / "onnx" / "model.onnx").is_file()]
     if not names:
         print(f"skipped: no bench models in {MODELS}; build them first with\n"
-              f"  HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/build_models.py")
+              f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py")
         return 0
     data = CATS.read_bytes()
     load_before = os.getloadavg()

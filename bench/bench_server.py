@@ -251,7 +251,7 @@ def main() -> int:
         return 0
     if not (MODEL_DIR / "onnx" / "model.onnx").is_file():
         print(f"skipped: no bench DETR in {MODEL_DIR}; build it first with\n"
-              f"  HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/build_models.py --only detr")
+              f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py --only detr")
         return 0
     from runtime.settings import EmulatorSettings
 

@@ -2,7 +2,7 @@
 
 Run by bench_inference.py with the reference interpreter (torch + transformers), not the project venv:
 
-    HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/bench_transformers.py --image CATS --runs 10 --warmup 2
+    HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/bench_transformers.py --image CATS --runs 10 --warmup 2
 
 With --stdio it loads the pipelines, prints the versions line, then times one request per `run NAME` line on
 stdin, so that bench_inference.py can interleave emulator and transformers runs (a busy shared machine then

@@ -1,6 +1,6 @@
 """Build full-size, random-weight stand-ins for the emulated models (dev-only, for the benchmarks).
 
-    HF_HUB_OFFLINE=1 /work/refvenv/bin/python bench/build_models.py [--only detr,resnet,vit] [--force]
+    HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py [--only detr,resnet,vit] [--force]
 
 The real checkpoints cannot be downloaded here, but compute cost depends on the architecture and the input
 size, not on the weight values, so a random-weight model of the same layout costs the same. Each model lands in
@@ -214,7 +214,7 @@ def main() -> int:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as e:
-        print(f"skipped: needs torch and transformers ({e}); run with /work/refvenv/bin/python", file=sys.stderr)
+        print(f"skipped: needs torch and transformers ({e}); run with .venv-ref/bin/python", file=sys.stderr)
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
