@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .catalog import TASK_NAMES
 from .errors import EmuError
+from .listing import matches_task, model_object
 from .service import Caller, InferenceService
 from .workers.errors import InferenceUpstreamError
 from .workers.fetch import js_value
@@ -58,22 +58,10 @@ class AiBinding:
         return js_value(outcome.result)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The catalog, shaped like Cloudflare's model search results (name, description, task, price)."""
+        """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""
         task = (params or {}).get("task")
-        out = []
-        for entry in self._service.catalog:
-            if task and task.lower() not in (entry.task, TASK_NAMES.get(entry.task, "").lower()):
-                continue
-            out.append({
-                "name": entry.name,
-                "description": entry.description,
-                "task": {"name": TASK_NAMES.get(entry.task, entry.task)},
-                "properties": [{"property_id": "beta", "value": str(entry.beta).lower()},
-                               {"property_id": "price", "value": [{"unit": "per request", "price": float(entry.price),
-                                                                   "currency": "USD"}]}],
-                "status": self._service.pool.status(entry),
-            })
-        return js_value(out)
+        return js_value([{**model_object(entry), "status": self._service.pool.status(entry)}
+                         for entry in self._service.catalog if not task or matches_task(entry, task)])
 
     def __repr__(self) -> str:
         return f"<Ai binding for worker {self._worker!r}>"

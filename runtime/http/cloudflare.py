@@ -6,14 +6,14 @@ the service's typed EmuErrors with their Cloudflare code and status.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..catalog import TASK_NAMES, ModelEntry
+from ..catalog import ModelEntry
+from ..listing import author_of, matches_task, model_object
 from ..errors import BadInput, EmuError, NoRoute
 from ..schemas import model_schema
 from ..service import Caller
@@ -23,13 +23,6 @@ PREFIX = "/client/v4"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
-ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so ids are stable across runs
-TASK_DESCRIPTIONS = {
-    "object-detection": "Finds the objects in an image and returns their labels, scores and bounding boxes.",
-    "image-classification": "Assigns an image the labels it most likely belongs to, with their scores.",
-}
-
-
 def envelope(result: Any, **extra: Any) -> dict[str, Any]:
     return {"result": result, "success": True, "errors": [], "messages": [], **extra}
 
@@ -38,42 +31,6 @@ def error_response(error: EmuError, request_id: str) -> Response:
     body = {"result": None, "success": False, "errors": [{"code": error.code, "message": error.cf_message}],
             "messages": []}
     return wire.json_response(body, error.status, wire.emu_headers(request_id))
-
-
-def stable_id(kind: str, name: str) -> str:
-    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{name}"))
-
-
-def author_of(name: str) -> str:
-    """`@cf/facebook/detr-resnet-50` -> `facebook`; `google/vit-base-patch16-224` -> `google`."""
-    parts = [p for p in name.split("/") if p]
-    if parts and parts[0].startswith("@"):
-        parts = parts[1:]
-    return parts[0] if len(parts) > 1 else ""
-
-
-def task_object(task: str) -> dict[str, str]:
-    return {"id": stable_id("task", task), "name": TASK_NAMES.get(task, task),
-            "description": TASK_DESCRIPTIONS.get(task, "")}
-
-
-def model_object(entry: ModelEntry) -> dict[str, Any]:
-    """One model as Cloudflare's model search lists it."""
-    properties: list[dict[str, Any]] = [
-        {"property_id": "beta", "value": "true" if entry.beta else "false"},
-        {"property_id": "price", "value": [{"unit": "per inference request", "price": float(entry.price),
-                                            "currency": "USD"}]},
-    ]
-    if entry.hf_id:
-        properties.append({"property_id": "info", "value": f"https://huggingface.co/{entry.hf_id}"})
-    return {"id": stable_id("model", entry.name), "source": 1, "name": entry.name, "description": entry.description,
-            "task": task_object(entry.task), "tags": [], "properties": properties}
-
-
-def matches_task(entry: ModelEntry, wanted: str) -> bool:
-    w = wanted.strip().lower()
-    task = task_object(entry.task)
-    return w in (entry.task.lower(), task["name"].lower(), task["id"])
 
 
 def positive_int(request: Request, name: str, default: int, high: int | None = None) -> int:

@@ -1,0 +1,51 @@
+"""Models as Cloudflare's model search lists them: one shape for the REST door and for `env.AI.models()`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .catalog import TASK_NAMES, ModelEntry
+
+ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so ids are stable across runs
+TASK_DESCRIPTIONS = {
+    "object-detection": "Finds the objects in an image and returns their labels, scores and bounding boxes.",
+    "image-classification": "Assigns an image the labels it most likely belongs to, with their scores.",
+}
+
+
+def stable_id(kind: str, name: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{name}"))
+
+
+def author_of(name: str) -> str:
+    """`@cf/facebook/detr-resnet-50` -> `facebook`; `google/vit-base-patch16-224` -> `google`."""
+    parts = [p for p in name.split("/") if p]
+    if parts and parts[0].startswith("@"):
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
+
+
+def task_object(task: str) -> dict[str, str]:
+    return {"id": stable_id("task", task), "name": TASK_NAMES.get(task, task),
+            "description": TASK_DESCRIPTIONS.get(task, "")}
+
+
+def model_object(entry: ModelEntry) -> dict[str, Any]:
+    """One model as Cloudflare's model search lists it."""
+    properties: list[dict[str, Any]] = [
+        {"property_id": "beta", "value": "true" if entry.beta else "false"},
+        {"property_id": "price", "value": [{"unit": "per inference request", "price": float(entry.price),
+                                            "currency": "USD"}]},
+    ]
+    if entry.hf_id:
+        properties.append({"property_id": "info", "value": f"https://huggingface.co/{entry.hf_id}"})
+    return {"id": stable_id("model", entry.name), "source": 1, "name": entry.name, "description": entry.description,
+            "task": task_object(entry.task), "tags": [], "properties": properties}
+
+
+def matches_task(entry: ModelEntry, wanted: str) -> bool:
+    """A task filter may name the task's id, its name ("Object Detection") or its slug ("object-detection")."""
+    w = wanted.strip().lower()
+    task = task_object(entry.task)
+    return w in (entry.task.lower(), task["name"].lower(), task["id"])
