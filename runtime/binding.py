@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from contextvars import ContextVar
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Mapping
 
 from .errors import EmuError
@@ -15,19 +12,8 @@ from .workers.errors import InferenceUpstreamError
 from .workers.fetch import js_value
 
 
-@dataclass
-class AiCall:
-    """One env.AI.run call, for the request log line."""
-
-    model: str
-    ms: float
-    cost: Decimal
-    error: int | None = None
-
-
-# Set by the Worker door for the duration of one request: its path (the ledger's `route`) and the AI calls made.
+# Set by the Worker door for the duration of one request: its path (the ledger's `route`).
 CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
-AI_CALLS: ContextVar[list[AiCall] | None] = ContextVar("ai_calls", default=None)
 
 
 class AiBinding:
@@ -45,16 +31,10 @@ class AiBinding:
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
         caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
-        started = time.perf_counter()
-        calls = AI_CALLS.get()
         try:
             outcome = await self._service.run(model, inputs, None, caller)
         except EmuError as e:
-            if calls is not None:
-                calls.append(AiCall(str(model), (time.perf_counter() - started) * 1000, Decimal(0), e.code))
             raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
-        if calls is not None:
-            calls.append(AiCall(outcome.model.name, (time.perf_counter() - started) * 1000, outcome.cost))
         return js_value(outcome.result)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

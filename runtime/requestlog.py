@@ -1,14 +1,36 @@
-"""One log line per request: method, path, status, time, and each AI call the Worker made (model, time, cost)."""
+"""One log line per request: method, path, status, time, and each AI call it made (model, time, cost)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
-from .binding import AI_CALLS, AiCall
-
 log = logging.getLogger("workers-ai-emu.requests")
+
+
+@dataclass
+class AiCall:
+    """One inference made while serving a request (by any door), for the request's log line."""
+
+    model: str
+    ms: float
+    cost: Decimal
+    error: int | None = None
+
+
+# Set by RequestLog for the duration of one HTTP request; the inference service appends to it.
+AI_CALLS: ContextVar[list[AiCall] | None] = ContextVar("ai_calls", default=None)
+
+
+def note_ai_call(model: str, ms: float, cost: Decimal, error: int | None = None) -> None:
+    """Called once per inference by the service's metering step; a no-op outside a logged request."""
+    calls = AI_CALLS.get()
+    if calls is not None:
+        calls.append(AiCall(model, ms, cost, error))
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

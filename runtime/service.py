@@ -25,6 +25,7 @@ from .inference.session import InferenceSlots
 from .inference.store import ModelStore
 from .inputs import image_bytes
 from .metering.ledger import Ledger, LedgerRecord
+from .requestlog import note_ai_call
 from .settings import EmulatorSettings, Settings
 
 ZERO = Decimal("0")
@@ -178,13 +179,15 @@ class InferenceService:
                      billed: bool, cached: bool) -> Decimal:
         price = entry.price if entry is not None else ZERO
         cost = price if billed else ZERO
+        name = entry.name if entry else model
+        latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
             record = LedgerRecord(
-                request_id=caller.request_id, source=caller.source, model=entry.name if entry else model,
-                unit_price=price, cost=cost, latency_ms=(time.perf_counter() - started) * 1000.0, outcome=outcome,
-                cache_hit=cached, worker=caller.worker, route=caller.route,
+                request_id=caller.request_id, source=caller.source, model=name, unit_price=price, cost=cost,
+                latency_ms=latency_ms, outcome=outcome, cache_hit=cached, worker=caller.worker, route=caller.route,
             )
             await asyncio.to_thread(self.ledger.record, record)
+        note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]))
         return cost
 
     def run_sync(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,

@@ -66,6 +66,7 @@ reload = false
         raw = httpx.post(f"{url}/", content=image, timeout=60)
         form = httpx.post(f"{url}/", files={"image": ("x.png", image, "image/png")}, timeout=60)
         bad = httpx.post(f"{url}/", content=b"not an image", timeout=60)
+        rest = httpx.post(f"{url}/client/v4/accounts/a/ai/run/{DETR}", content=image, timeout=60)
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
@@ -89,6 +90,9 @@ reload = false
     logged = [line for line in lines if " POST / 200 " in line]
     assert len(logged) == 2 and all(f"AI {DETR}" in line and f"${price}" in line for line in logged), output
     assert any(" POST / 400 " in line and "error 5006" in line for line in lines), output
+    assert rest.status_code == 200  # the REST door's inferences are logged the same way as the binding's
+    assert any(f" POST /client/v4/accounts/a/ai/run/{DETR} 200 " in line and f"AI {DETR}" in line
+               and f"${price}" in line for line in lines), output
 
 
 def test_dev_reports_a_config_error_in_one_line(tmp_path: Path) -> None:
