@@ -13,7 +13,7 @@ import pytest
 
 from runtime.inference.images import decode_image
 from runtime.inference.model import LoadedModel, load_model
-from support import FIXTURE_MODELS, FIXTURES, SHARED
+from support import FIXTURE_MODELS, FIXTURES, SHARED, need_shared
 
 SCORE_ATOL = 2e-3
 LOGIT_RTOL = 2e-4
@@ -34,10 +34,7 @@ def loaded(model: str) -> LoadedModel:
 
 def image_path(case: dict) -> Path:
     if case["location"] == "shared":
-        path = SHARED / "images" / case["image"]
-        if not path.exists():
-            pytest.skip(f"needs {path} (../shared is not beside this checkout)")
-        return path
+        return need_shared(SHARED / "images" / case["image"])
     return FIXTURES / "images" / case["image"]
 
 
@@ -113,9 +110,7 @@ def test_fixtures_exercise_what_matters():
 
 def test_detr_preprocessing_of_the_cats_image_matches_the_published_figure():
     """transformers' own test: pixel_values [1, 3, 800, 1066] with [0, 0, 0, :3] = [0.2796, 0.3138, 0.3481]."""
-    path = SHARED / "images" / "coco-000000039769-cats.png"
-    if not path.exists():
-        pytest.skip(f"needs {path} (../shared is not beside this checkout)")
+    path = need_shared(SHARED / "images" / "coco-000000039769-cats.png")
     pixels = loaded("detr").family.pixel_values_for(decode_image(path.read_bytes()))
     assert pixels.shape == (1, 3, 800, 1066)
     assert np.allclose(pixels[0, 0, 0, :3], [0.2796, 0.3138, 0.3481], atol=1e-4)
