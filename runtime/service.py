@@ -29,6 +29,7 @@ from .requestlog import note_ai_call
 from .settings import EmulatorSettings, Settings
 
 ZERO = Decimal("0")
+OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
 
 
 def new_request_id() -> str:
@@ -134,7 +135,11 @@ class InferenceService:
         entry: ModelEntry | None = None
         try:
             entry = self.resolve(model, caller.source)
-            data, extra = image_bytes(inputs)
+            image = inputs.get("image") if isinstance(inputs, Mapping) else None
+            if isinstance(image, (list, tuple)) and len(image) > OFF_LOOP_ITEMS:
+                data, extra = await asyncio.to_thread(image_bytes, inputs)
+            else:
+                data, extra = image_bytes(inputs)
             if len(data) > self.settings.max_body_bytes:
                 raise RequestTooLarge(f"Request is larger than {self.settings.max_body_bytes} bytes")
             await asyncio.to_thread(self._check_budget)

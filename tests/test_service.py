@@ -42,9 +42,13 @@ def test_result_equals_the_model_and_is_billed_at_the_catalog_price(tmp_path):
     assert rows(service) == [("rest", DETR, "0.0000075", 0, "ok")]
 
 
-def test_raw_bytes_and_uint8_arrays_give_the_same_result(tmp_path):
+@pytest.mark.parametrize("name", ["wide-400x100.png", "large-1600x1200.jpg"])  # the large one converts off-loop
+def test_raw_bytes_and_uint8_arrays_give_the_same_result(tmp_path, name):
     service = make_service(tmp_path)
-    assert service.run_sync(RESNET, IMAGE).result == service.run_sync(RESNET, {"image": list(IMAGE)}).result
+    data = (FIXTURES / "images" / name).read_bytes()
+    assert service.run_sync(RESNET, data).result == service.run_sync(RESNET, {"image": list(data)}).result
+    with pytest.raises(BadInput):
+        service.run_sync(RESNET, {"image": list(data) + [256]})
 
 
 def test_failures_are_recorded_and_cost_nothing(tmp_path):

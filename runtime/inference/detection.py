@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import numpy as np
@@ -77,6 +78,13 @@ class DetrFamily(DetectionFamily):
             if name not in self.outputs:
                 raise ModelError(f"{self.folder}: DETR ONNX graph has no output {name!r} (has {self.outputs})")
 
+    @functools.lru_cache(maxsize=8)
+    def _full_mask(self, height: int, width: int) -> np.ndarray:
+        """An all-ones pixel_mask, built once per input size (read-only: onnxruntime only reads it)."""
+        mask = np.ones((1, height, width), dtype=np.int64)
+        mask.flags.writeable = False
+        return mask
+
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         s = self.size
         if "shortest_edge" in s:
@@ -98,7 +106,7 @@ class DetrFamily(DetectionFamily):
     def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         pixels = self.pixel_values_for(image)
         _, _, h, w = pixels.shape
-        mask = np.ones((1, h, w), dtype=np.int64)
+        mask = self._full_mask(h, w)
         if self.pad_size and (self.pad_size[0] > h or self.pad_size[1] > w):
             padded = np.zeros((1, 3, max(h, self.pad_size[0]), max(w, self.pad_size[1])), dtype=pixels.dtype)
             padded[:, :, :h, :w] = pixels
