@@ -119,23 +119,33 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self.items())!r})"
 
 
-class File:
+class Body:
+    """The Fetch API's body readers, shared by Request, Response and uploaded Files; the body is held as bytes."""
+
+    _body: bytes = b""
+
+    async def bytes(self) -> bytes:
+        return self._body
+
+    async def arrayBuffer(self) -> bytes:  # noqa: N802 - the Fetch API's name
+        return self._body
+
+    async def text(self) -> str:
+        return self._body.decode("utf-8", "replace")
+
+    async def _read_json(self) -> Any:
+        """The body parsed as JSON; objects allow attribute access like the JS objects on Cloudflare."""
+        return js_value(json.loads(self._body))
+
+
+class File(Body):
     """One uploaded file of a multipart form (as FormData's File): name, type and the bytes."""
 
     def __init__(self, data: bytes, filename: str, content_type: str) -> None:
         self.name = filename
         self.type = content_type
         self.size = len(data)
-        self._data = data
-
-    async def bytes(self) -> bytes:
-        return self._data
-
-    async def arrayBuffer(self) -> bytes:  # noqa: N802 - the Fetch API's name
-        return self._data
-
-    async def text(self) -> str:
-        return self._data.decode("utf-8", "replace")
+        self._body = data
 
 
 class FormData(Mapping[str, Any]):
@@ -191,7 +201,7 @@ def parse_form(body: bytes, content_type: str) -> FormData:
     return FormData(fields)
 
 
-class Request:
+class Request(Body):
     """The incoming request as a Worker sees it; the body is read once and can be read in any form."""
 
     def __init__(self, url: str, method: str = "GET", headers: Any = None, body: bytes | None = None) -> None:
@@ -201,18 +211,8 @@ class Request:
         self._body = body or b""
         self.cf: dict[str, Any] = {}
 
-    async def bytes(self) -> bytes:
-        return self._body
-
-    async def arrayBuffer(self) -> bytes:  # noqa: N802 - the Fetch API's name
-        return self._body
-
-    async def text(self) -> str:
-        return self._body.decode("utf-8", "replace")
-
     async def json(self) -> Any:
-        """The body parsed as JSON; objects allow attribute access like the JS objects on Cloudflare."""
-        return js_value(json.loads(self._body))
+        return await self._read_json()
 
     async def formData(self) -> FormData:  # noqa: N802 - the Fetch API's name
         return parse_form(self._body, self.headers.get("content-type", ""))
@@ -237,7 +237,7 @@ class _StaticOrBound:
         return getattr(cls, self.static) if obj is None else getattr(obj, self.bound)
 
 
-class Response:
+class Response(Body):
     """What a Worker returns: `Response(body, status=, headers=)`, `Response.json(...)`, `Response.redirect(...)`."""
 
     def __init__(self, body: BodyInit = None, status: int = 200, headers: Any = None, status_text: str = "",
@@ -265,9 +265,6 @@ class Response:
         response.headers.set("content-type", "application/json")
         return response
 
-    async def _read_json(self) -> Any:
-        return js_value(json.loads(self._body))
-
     json = _StaticOrBound("_from_json", "_read_json")
 
     @classmethod
@@ -283,12 +280,6 @@ class Response:
     @property
     def body(self) -> bytes:
         return self._body
-
-    async def bytes(self) -> bytes:
-        return self._body
-
-    async def text(self) -> str:
-        return self._body.decode("utf-8", "replace")
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self._body)} bytes>"
