@@ -40,7 +40,8 @@ class AiBinding:
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""
         task = (params or {}).get("task")
-        return js_value([{**model_object(entry), "status": self._service.pool.status(entry)}
+        return js_value([{**model_object(entry), "status": self._service.pool.status(entry),
+                          "weights": self._service.pool.serving(entry)}
                          for entry in self._service.catalog if not task or matches_task(entry, task)])
 
     def __repr__(self) -> str:

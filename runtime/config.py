@@ -87,6 +87,16 @@ def _decimal(v: Any) -> Decimal:
     return d
 
 
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(v: Any) -> str:
+        if not isinstance(v, str):
+            raise TypeError("a string")
+        if v not in choices:
+            raise ValueError(" or ".join(repr(c) for c in choices))
+        return v
+    return convert
+
+
 EMULATOR_KEYS: dict[str, Callable[[Any], Any]] = {
     "host": _str,
     "port": _int(0, 65535),
@@ -103,6 +113,8 @@ EMULATOR_KEYS: dict[str, Callable[[Any], Any]] = {
     "max_body_bytes": _int(1),
     "max_image_pixels": _int(1),
     "reload": _bool,
+    "weights": _choice("auto", "real", "stand-in"),
+    "preload": _bool,
 }
 
 

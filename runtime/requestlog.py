@@ -20,17 +20,26 @@ class AiCall:
     ms: float
     cost: Decimal
     error: int | None = None
+    weights: str | None = None  # "real" or "stand-in:<name>"; None when no model ran
 
 
 # Set by RequestLog for the duration of one HTTP request; the inference service appends to it.
 AI_CALLS: ContextVar[list[AiCall] | None] = ContextVar("ai_calls", default=None)
 
 
-def note_ai_call(model: str, ms: float, cost: Decimal, error: int | None = None) -> None:
+def note_ai_call(model: str, ms: float, cost: Decimal, error: int | None = None, weights: str | None = None) -> None:
     """Called once per inference by the service's metering step; a no-op outside a logged request."""
     calls = AI_CALLS.get()
     if calls is not None:
-        calls.append(AiCall(model, ms, cost, error))
+        calls.append(AiCall(model, ms, cost, error, weights))
+
+
+def weights_used() -> str | None:
+    """The weights that answered the current request's AI calls ("real", "stand-in:<name>", comma-joined when
+    they differ), for the Worker door's x-emu-weights header; None when no model ran."""
+    calls = AI_CALLS.get() or []
+    seen = list(dict.fromkeys(c.weights for c in calls if c.weights))
+    return ",".join(seen) or None
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -40,10 +49,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 def format_line(method: str, path: str, status: int | None, ms: float, calls: list[AiCall]) -> str:
     line = f"{method} {path} {status if status is not None else '---'} {ms:.0f} ms"
     for call in calls:
+        standin = f" [{call.weights}]" if call.weights and call.weights.startswith("stand-in:") else ""
         if call.error is None:
-            line += f" · AI {call.model} {call.ms:.0f} ms ${call.cost}"
+            line += f" · AI {call.model}{standin} {call.ms:.0f} ms ${call.cost}"
         else:
-            line += f" · AI {call.model} {call.ms:.0f} ms error {call.error}"
+            line += f" · AI {call.model}{standin} {call.ms:.0f} ms error {call.error}"
     return line
 
 

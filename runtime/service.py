@@ -56,6 +56,7 @@ class Outcome:
     cost: Decimal
     cached: bool
     compute_time_s: float
+    weights: str = "real"  # "stand-in:<name>" when a bundled stand-in answered (inference/standins.py)
 
 
 class ResultCache:
@@ -96,9 +97,27 @@ class InferenceService:
         self.catalog = catalog
         self.ledger = ledger
         self.store = store or ModelStore(s.state_dir)
-        self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull)
+        self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull, s.weights)
         self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
         self.cache = ResultCache(s.cache_size)
+        self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
+
+    def preload(self, names: list[str]) -> None:
+        """Load (in the background) what answers for each named model, so the first request does not wait."""
+        for name in names:
+            try:
+                entry = self.catalog.get(name)
+            except EmuError:
+                continue
+            self.preloaded[name] = self.pool.preload(entry)
+
+    def readiness(self) -> tuple[bool, dict[str, dict[str, str]]]:
+        """(all preloaded models loaded?, per model: which weights and their state)."""
+        targets = list(self.preloaded.values())
+        states = self.pool.readiness(targets)
+        models = {name: {"weights": "real" if t.name == name else t.name, "state": states[t.name]}
+                  for name, t in self.preloaded.items()}
+        return all(v == "loaded" for v in states.values()), models
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "InferenceService":
@@ -133,6 +152,7 @@ class InferenceService:
         caller = caller or Caller(source="binding")
         started = time.perf_counter()
         entry: ModelEntry | None = None
+        weights: str | None = None
         try:
             entry = self.resolve(model, caller.source)
             image = inputs.get("image") if isinstance(inputs, Mapping) else None
@@ -144,6 +164,7 @@ class InferenceService:
                 raise RequestTooLarge(f"Request is larger than {self.settings.max_body_bytes} bytes")
             await asyncio.to_thread(self._check_budget)
             loaded = await self.pool.get(entry, wait=caller.wait_for_model, timeout=self.settings.model_wait_s)
+            weights = loaded.weights
             checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})})
             key = ResultCache.key(entry.name, data, checked) if caller.use_cache else None
             result = self.cache.get(key) if key is not None else None
@@ -153,18 +174,20 @@ class InferenceService:
                 if key is not None:
                     self.cache.put(key, result)
         except EmuError as e:
-            await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False)
+            await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
             e.metered = True
             raise
         except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
-            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False)
+            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False,
+                              weights=weights)
             error = EmuError(f"internal error: {type(e).__name__}: {e}")
             error.metered = True
             raise error from e
         elapsed = time.perf_counter() - started
-        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached)
+        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached,
+                                 weights=weights)
         return Outcome(result=result, model=entry, request_id=caller.request_id, cost=cost, cached=cached,
-                       compute_time_s=elapsed)
+                       compute_time_s=elapsed, weights=loaded.weights)
 
     async def record_rejection(self, model: str, error: EmuError, caller: Caller) -> None:
         """Meter a request a door refused before it could call `run` (auth, oversized or unparsable body).
@@ -181,7 +204,7 @@ class InferenceService:
         error.metered = True
 
     async def _meter(self, caller: Caller, model: str, entry: ModelEntry | None, started: float, outcome: str,
-                     billed: bool, cached: bool) -> Decimal:
+                     billed: bool, cached: bool, weights: str | None = None) -> Decimal:
         price = entry.price if entry is not None else ZERO
         cost = price if billed else ZERO
         name = entry.name if entry else model
@@ -190,9 +213,10 @@ class InferenceService:
             record = LedgerRecord(
                 request_id=caller.request_id, source=caller.source, model=name, unit_price=price, cost=cost,
                 latency_ms=latency_ms, outcome=outcome, cache_hit=cached, worker=caller.worker, route=caller.route,
+                weights=weights,
             )
             await asyncio.to_thread(self.ledger.record, record)
-        note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]))
+        note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]), weights)
         return cost
 
     def run_sync(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,

@@ -30,6 +30,10 @@ class EmulatorSettings:
     max_body_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     reload: bool = True
+    # auto: real weights when on disk, else the bundled stand-in (while auto_pull fetches the real ones);
+    # real: only real weights (wait for the pull, or 5007); stand-in: always the bundled stand-ins
+    weights: str = "auto"
+    preload: bool = True  # dev loads the models the Worker uses in the background at start
 
 
 @dataclass

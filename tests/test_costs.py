@@ -20,6 +20,7 @@ import pytest
 from metering_server import DETR, PRICED, PRICES, RESNET, TINY, make_app, make_service, model_tables
 from runtime.cli import main as cli_main
 from runtime.errors import BadInput, BudgetExceeded
+from runtime.metering.ledger import SCHEMA_VERSION
 from runtime.metering.report import build_report
 from runtime.service import Caller
 from support import FIXTURES, ROOT, running_server
@@ -247,7 +248,7 @@ def test_http_endpoints_reject_bad_parameters_with_json_errors(tmp_path):
         latest = httpx.get(f"{base}/cdn-cgi/emu/requests", params={"limit": "1"}).json()["requests"]
         health = httpx.get(f"{base}/cdn-cgi/emu/health").json()
     assert [(r["model"], r["cost"], r["outcome"]) for r in latest] == [(PRICED, "0.0000075", "ok")]
-    assert health["status"] == "ok" and health["ledger"]["schema_version"] == 2
+    assert health["status"] == "ok" and health["ledger"]["schema_version"] == SCHEMA_VERSION
     service.close()
 
 

@@ -81,9 +81,10 @@ reload = false
     assert bad.status_code == 400 and bad.json()["error"].startswith("5006: ")
 
     lines = output.splitlines()
-    missing = [line for line in lines if "missing weights" in line]
-    assert len(missing) == 1, output  # one line, for the configured model without weights; DETR is mapped
-    assert "workers-ai-emu models pull @cf/microsoft/resnet-50" in missing[0]
+    standins = [line for line in lines if line.startswith("stand-ins answer")]
+    assert len(standins) == 1, output  # one line, for the configured model without weights; DETR is mapped
+    assert "@cf/microsoft/resnet-50 by stand-in:squeezenet" in standins[0] and DETR not in standins[0]
+    assert "workers-ai-emu models pull @cf/microsoft/resnet-50" in standins[0]
     assert "Traceback" not in output
     assert any(f"Ready on {url}" in line for line in lines), output
     assert any(" GET / 200 " in line for line in lines), output

@@ -128,7 +128,7 @@ def test_identical_requests_are_cached_marked_and_not_billed(tmp_path):
 
 def test_a_loading_model_answers_503_with_estimated_time_unless_asked_to_wait(tmp_path):
     store = HeldStore(tmp_path)
-    service = make_service(tmp_path, store=store)
+    service = make_service(tmp_path, store=store, weights="real")
     with serve(service) as base:
         r = http.post(url(base, DETR_HF), content=PNG)
         body = assert_error(r, 503, "is currently loading")

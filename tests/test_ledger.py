@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from runtime.metering.ledger import Ledger, LedgerError, LedgerRecord, to_pico
+from runtime.metering.ledger import SCHEMA_VERSION, Ledger, LedgerError, LedgerRecord, to_pico
 from runtime.metering.report import ReportCache, ReportError, build_report, money, parse_when
 
 DETR = "@cf/facebook/detr-resnet-50"
@@ -102,7 +102,7 @@ def test_a_v1_ledger_opens_migrates_and_reports_correctly(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     write_v1_ledger(path)
     ledger = Ledger(path)
-    assert (ledger.migrated_from, ledger.schema_version) == (1, 2)
+    assert (ledger.migrated_from, ledger.schema_version) == (1, SCHEMA_VERSION)
     expected = Decimal("0.000015") + Decimal("1E-14")
     report = build_report(ledger, by="day")
     assert (report.total.requests, report.total.billed_requests, report.total.errors,
@@ -117,7 +117,7 @@ def test_a_v1_ledger_opens_migrates_and_reports_correctly(tmp_path):
     ledger.record(rec("new", when=T0 + timedelta(hours=3)))
     ledger.close()
     again = Ledger(path)
-    assert (again.migrated_from, again.schema_version) == (2, 2)
+    assert (again.migrated_from, again.schema_version) == (SCHEMA_VERSION, SCHEMA_VERSION)
     assert build_report(again).total.cost == expected + DETR_PRICE
     cols = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(requests)")}
     assert "cost_pico" in cols

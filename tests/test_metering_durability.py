@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runtime.metering.ledger import SCHEMA_VERSION
+
 from metering_server import PRICED, PRICES, TINY
 from support import ROOT
 
@@ -122,4 +124,4 @@ def test_sigkill_mid_load_keeps_every_answered_request(tmp_path):
     assert sum(1 for c in received.values() if c > 0) > 180 and billed < len(rows)
     assert Decimal(costs["total_usd"]) == sum(rows.values()) == billed * PRICES[PRICED]
     assert costs["requests"] == len(rows) and costs["billed_requests"] == billed
-    assert health["ledger"]["schema_version"] == 2
+    assert health["ledger"]["schema_version"] == SCHEMA_VERSION

@@ -144,7 +144,7 @@ def test_hf_client_errors(server):
 
 def test_hf_client_loading_model_and_wait_header(tmp_path):
     store = HeldStore(tmp_path)
-    service = make_service(tmp_path, store=store)
+    service = make_service(tmp_path, store=store, weights="real")
     with serve(service) as base:
         url = hf_url(base, "facebook/detr-resnet-50")
         with pytest.raises(HfHubHTTPError) as info:

@@ -137,7 +137,8 @@ class GatedStore(ModelStore):
 def test_a_loading_model_answers_503_to_impatient_callers_and_waits_for_patient_ones(tmp_path):
     store = GatedStore(tmp_path, FIXTURE_MODELS / "detr")
     catalog = Catalog.load()
-    service = InferenceService(catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path), store=store)
+    service = InferenceService(catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real"),
+                               store=store)
 
     async def scenario():
         with pytest.raises(ModelLoading) as info:

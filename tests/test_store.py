@@ -203,6 +203,8 @@ def test_mapped_folders_are_never_pulled(tmp_path: Path) -> None:
 
 
 def service(tmp_path: Path, **settings: object) -> InferenceService:
+    """A service that uses only real weights (these tests are about pulling them), unless told otherwise."""
+    settings.setdefault("weights", "real")
     return InferenceService(Catalog.load(), Ledger(tmp_path / "ledger.sqlite3"),
                             EmulatorSettings(state_dir=tmp_path / "state", intra_op_threads=1, **settings))
 
@@ -237,7 +239,7 @@ def test_auto_pull_off_says_what_to_do(hub: FakeHub, tmp_path: Path) -> None:
 def write_config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "project" / "wrangler-like.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'name = "t"\n[emulator]\nstate_dir = ".emu"\n{extra}')
+    config.write_text(f'name = "t"\n[emulator]\nstate_dir = ".emu"\nweights = "real"\n{extra}')
     return config
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -49,12 +50,32 @@ def models_in_use(settings: "Settings", service: "InferenceService") -> list[str
 
 
 def missing_weights(settings: "Settings", service: "InferenceService") -> list[str]:
-    """One line per model in use whose weights are not on disk, saying how to get them."""
-    lines = []
+    """What to tell at start about models in use whose real weights are not on disk.
+
+    With stand-ins (weights auto or stand-in): one line naming what answers instead and how to get the real
+    weights. With weights = "real": one line per missing model.
+    """
+    standins: list[str] = []
+    names: list[str] = []
+    lines: list[str] = []
     for name in models_in_use(settings, service):
         entry = service.catalog.get(name)
-        if service.pool.status(entry) == "missing":
-            lines.append(service.store.missing_message(entry))
+        standin = service.pool.standin_for(entry)
+        if standin is not None:
+            standins.append(f"{name} by {standin.label}")
+            names.append(name)
+        elif service.pool.status(entry) == "missing":
+            lines.append(f"missing weights: {service.store.missing_message(entry)}")
+    if standins:
+        mode = settings.emulator.weights
+        if mode == "stand-in":
+            how = "([emulator] weights = \"stand-in\"; set it to \"auto\" to use real weights when on disk)"
+        elif settings.emulator.auto_pull and not os.environ.get("HF_HUB_OFFLINE"):
+            how = "until their real weights are pulled in the background"
+        else:
+            how = (f"until their real weights are on disk: `workers-ai-emu models pull {' '.join(names)}` where the"
+                   " Hugging Face Hub is reachable, or [[ai.models]] path = ... (docs/models.md)")
+        lines.insert(0, f"stand-ins answer (marked x-emu-weights: stand-in:...): {'; '.join(standins)} {how}")
     return lines
 
 
@@ -83,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
 
     service = InferenceService.from_settings(settings)
     host = WorkerHost(settings, service) if settings.main is not None else None
-    app = RequestLog(create_app(AppContext(settings=settings, service=service, host=host)))
+    preload = models_in_use(settings, service) if settings.emulator.preload else []
+    app = RequestLog(create_app(AppContext(settings=settings, service=service, host=host, preload=preload)))
 
     where = settings.config_path or "no config file found (defaults)"
     print(f"workers-ai-emu dev · config {where}", flush=True)
@@ -95,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         print("No `main` in the config: serving only the APIs (Cloudflare REST and Hugging Face).", flush=True)
     for line in missing_weights(settings, service):
-        print(f"missing weights: {line}", flush=True)
+        print(line, flush=True)
     if settings.emulator.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
     url_host = settings.emulator.host if ":" not in settings.emulator.host else f"[{settings.emulator.host}]"

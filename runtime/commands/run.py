@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ def main(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if settings.emulator.weights == "auto":
+        # one inference: a missing model is answered by its stand-in at once, not after a pull that the
+        # process would abandon on exit (`workers-ai-emu models pull` fetches the real weights)
+        settings.emulator = replace(settings.emulator, auto_pull=False)
     service = InferenceService.from_settings(settings)
     try:
         outcome = service.run_sync(args.model, data, dict(args.param), Caller(source="cli"))
@@ -50,6 +55,9 @@ def main(args: argparse.Namespace) -> int:
         return 1
     finally:
         service.close()
+    if outcome.weights != "real":
+        print(f"note: answered by the bundled {outcome.weights} (no real weights for {outcome.model.name} on "
+              f"disk; `workers-ai-emu models pull {outcome.model.name}` fetches them)", file=sys.stderr)
     json.dump(outcome.result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

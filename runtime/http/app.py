@@ -20,6 +20,7 @@ class AppContext:
     settings: Settings
     service: InferenceService
     host: Any = None  # runtime.host.WorkerHost when the config names a `main` module
+    preload: list[str] = field(default_factory=list)  # models to load at start (`dev` with [emulator] preload)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -35,6 +36,7 @@ def create_app(ctx: AppContext) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx.service.preload(ctx.preload)
         if ctx.host is not None and hasattr(ctx.host, "start"):
             await ctx.host.start()
         try:

@@ -68,7 +68,8 @@ def routes(ctx: Any) -> list[BaseRoute]:
                 inputs = body
         caller = Caller(source="rest", route=request.url.path, request_id=request_id)
         outcome = await service.run(model, inputs, None, caller)
-        return wire.json_response(envelope(outcome.result), 200, wire.emu_headers(request_id, outcome.cost))
+        headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
+        return wire.json_response(envelope(outcome.result), 200, headers)
 
     async def search(request: Request, request_id: str) -> Response:
         q = request.query_params

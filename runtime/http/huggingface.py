@@ -80,7 +80,7 @@ def choose(request: Request, header: str, options: dict[str, Any], key: str, def
 
 def success_headers(outcome: Outcome) -> dict[str, str]:
     return {
-        **wire.emu_headers(outcome.request_id, outcome.cost),
+        **wire.emu_headers(outcome.request_id, outcome.cost, outcome.weights),
         "x-compute-time": f"{outcome.compute_time_s:.3f}",
         "x-compute-type": "cpu",
         "x-emu-cache": "hit" if outcome.cached else "miss",

@@ -77,6 +77,12 @@ def routes(ctx: Any) -> list[BaseRoute]:
             "budget": await asyncio.to_thread(budget),
         }, headers={"cache-control": "no-store"})
 
+    async def ready(request: Request) -> Response:
+        """200 once every preloaded model is loaded; 503 naming what is still loading (or failed) before that."""
+        ok, models = service.readiness()
+        return JSONResponse({"status": "ready" if ok else "loading", "models": models},
+                            status_code=200 if ok else 503, headers={"cache-control": "no-store"})
+
     async def dashboard(request: Request) -> Response:
         return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
 
@@ -84,6 +90,7 @@ def routes(ctx: Any) -> list[BaseRoute]:
         Route(f"{PREFIX}/costs", costs, methods=["GET"]),
         Route(f"{PREFIX}/requests", requests_, methods=["GET"]),
         Route(f"{PREFIX}/health", health, methods=["GET"]),
+        Route(f"{PREFIX}/ready", ready, methods=["GET"]),
         Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
         Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
     ]

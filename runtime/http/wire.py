@@ -35,9 +35,15 @@ def cost_header(cost: Decimal | None) -> str:
     return format(cost, "f")
 
 
-def emu_headers(request_id: str, cost: Decimal | None = None) -> dict[str, str]:
-    """The headers the metering side and users rely on, on every answer (success or error)."""
-    return {"x-emu-request-id": request_id, "x-emu-cost-usd": cost_header(cost)}
+def emu_headers(request_id: str, cost: Decimal | None = None, weights: str | None = None) -> dict[str, str]:
+    """The headers the metering side and users rely on, on every answer (success or error).
+
+    `x-emu-weights` says which weights answered: "real", or "stand-in:<name>" for a bundled stand-in.
+    """
+    headers = {"x-emu-request-id": request_id, "x-emu-cost-usd": cost_header(cost)}
+    if weights:
+        headers["x-emu-weights"] = weights
+    return headers
 
 
 async def read_body(request: Request, limit: int) -> bytes:

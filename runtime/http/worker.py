@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response as StarletteResponse
 from starlette.routing import BaseRoute, Route
 
 from ..binding import CURRENT_ROUTE
+from ..requestlog import weights_used
 from ..host import NotAResponse, WorkerLoadError, user_traceback
 from ..workers import Context, Request, Response
 
@@ -89,7 +90,11 @@ def routes(ctx: Any) -> list[BaseRoute]:
         finally:
             CURRENT_ROUTE.reset(token)
         background = BackgroundTask(_drain, wctx, request.url.path) if wctx.pending else None
-        return _convert(response, request, background)
+        out = _convert(response, request, background)
+        weights = weights_used()  # which weights answered this request's env.AI.run calls, if any ran
+        if weights and "x-emu-weights" not in out.headers:
+            out.headers["x-emu-weights"] = weights
+        return out
 
     endpoint = serve if host is not None else no_worker
     return [Route("/{path:path}", endpoint, methods=METHODS, name="worker")]

@@ -137,6 +137,7 @@ class LoadedModel:
     folder: Path
     onnx_path: Path
     family: Family
+    weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (inference/standins.py)
 
     @property
     def task(self) -> str:

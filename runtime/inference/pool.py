@@ -1,4 +1,11 @@
-"""Loaded models by name: loaded lazily and once, in the background, with their loading state visible."""
+"""Loaded models by name: loaded lazily and once, in the background, with their loading state visible.
+
+Which weights answer is decided here (`[emulator] weights`):
+- "real": the model's own weights (pulled on first use when missing, or the coded error).
+- "stand-in": the bundled stand-in of the model's task, always (fast and deterministic, for CI and tests).
+- "auto": the real weights when on disk; otherwise the stand-in answers at once while the real weights are
+  pulled in the background (auto_pull), and they take over when verified and loaded (one log line says so).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,16 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+import logging
+
 from ..catalog import ModelEntry
 from ..errors import EmuError, InferenceTimeout, ModelLoading, ModelUnavailable
 from .model import LoadedModel, load_model
+from .standins import REAL, StandIn, for_task
 from .store import ModelStore
+
+log = logging.getLogger("workers-ai-emu")
+WEIGHTS_MODES = ("auto", "real", "stand-in")
 
 RETRY_FAILED_AFTER_S = 30.0
 
@@ -26,17 +39,45 @@ class _Loading:
 class ModelPool:
     """One LoadedModel (one onnxruntime session) per model name, shared by every door."""
 
-    def __init__(self, store: ModelStore, intra_op_threads: int = 1, auto_pull: bool = True) -> None:
+    def __init__(self, store: ModelStore, intra_op_threads: int = 1, auto_pull: bool = True,
+                 weights: str = "auto") -> None:
+        if weights not in WEIGHTS_MODES:
+            raise ValueError(f"weights must be one of {WEIGHTS_MODES}, not {weights!r}")
         self.store = store
         self.intra_op_threads = intra_op_threads
         self.auto_pull = auto_pull
+        self.weights = weights
         self._loaded: dict[str, LoadedModel] = {}
         self._loading: dict[str, _Loading] = {}
         self._failed: dict[str, tuple[float, EmuError]] = {}
+        self._background: set[str] = set()  # real weights being pulled and loaded while a stand-in answers
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
+    # -- which weights answer --------------------------------------------------------------------------------
+
+    def standin_for(self, entry: ModelEntry) -> StandIn | None:
+        """The stand-in that answers for `entry` now, or None when its real weights (would) answer."""
+        if self.weights == "real" or entry.name in self._loaded:
+            return None
+        standin = for_task(entry.task)
+        if standin is None or self.weights == "stand-in":
+            return standin
+        if entry.name in self._background or self.store.find(entry) is None:
+            return standin
+        return None
+
+    def serving(self, entry: ModelEntry) -> str:
+        """What answers for `entry` now: "real" or "stand-in:<name>"."""
+        standin = self.standin_for(entry)
+        return standin.label if standin is not None else REAL
+
+    @staticmethod
+    def _standin_entry(standin: StandIn) -> ModelEntry:
+        return ModelEntry(name=standin.label, task=standin.task, path=standin.folder, listed=False)
+
     def status(self, entry: ModelEntry) -> str:
-        """loaded | loading | on disk | missing."""
+        """loaded | loading | on disk | missing (of the real weights)."""
         if entry.name in self._loaded:
             return "loaded"
         if entry.name in self._loading:
@@ -47,12 +88,45 @@ class ModelPool:
         return self._loaded.get(name)
 
     def _load(self, entry: ModelEntry) -> LoadedModel:
+        if entry.name.startswith("stand-in:"):
+            assert entry.path is not None
+            model = load_model(entry.path, task=entry.task, intra_op_threads=self.intra_op_threads)
+            model.weights = entry.name
+            return model
         folder = self.store.find(entry)
         if folder is None:
             if not (self.auto_pull and self.store.can_pull(entry)):
                 raise ModelUnavailable(self.store.missing_message(entry))
             folder = self.store.pull(entry)
         return load_model(folder, task=entry.task, variant=entry.variant, intra_op_threads=self.intra_op_threads)
+
+    def _pull_in_background(self, entry: ModelEntry, standin: StandIn) -> None:
+        """Auto mode: pull and load the real weights while `standin` answers; they take over when loaded."""
+        if not (self.auto_pull and self.store.can_pull(entry)):
+            return
+        with self._lock:
+            if entry.name in self._background or entry.name in self._loaded:
+                return
+            failed = self._failed.get(entry.name)
+            if failed and time.monotonic() - failed[0] < RETRY_FAILED_AFTER_S:
+                return
+            self._background.add(entry.name)
+        loading = self._start(entry)
+
+        def done(future: Future) -> None:
+            with self._lock:
+                self._background.discard(entry.name)
+            error = future.exception()
+            if error is None:
+                log.info("Real weights for %s are verified and loaded: they answer from now on, instead of %s",
+                         entry.name, standin.label)
+            elif entry.name not in self._warned:
+                self._warned.add(entry.name)
+                log.warning("Could not get real weights for %s (%s); %s keeps answering. "
+                            "`workers-ai-emu models pull %s` fetches them where the Hugging Face Hub is reachable",
+                            entry.name, error, standin.label, entry.name)
+
+        loading.future.add_done_callback(done)
 
     def _start(self, entry: ModelEntry) -> _Loading:
         with self._lock:
@@ -83,15 +157,48 @@ class ModelPool:
         threading.Thread(target=work, name=f"load {entry.name}", daemon=True).start()
         return loading
 
+    def _target(self, entry: ModelEntry) -> ModelEntry:
+        """The entry whose weights answer now: `entry` itself, or its stand-in (starting a background pull)."""
+        standin = self.standin_for(entry)
+        if standin is None:
+            return entry
+        if self.weights == "auto":
+            self._pull_in_background(entry, standin)
+        return self._standin_entry(standin)
+
+    def preload(self, entry: ModelEntry) -> ModelEntry:
+        """Start loading what answers for `entry` (in the background); returns that target, for readiness."""
+        target = self._target(entry)
+        if target.name not in self._loaded:
+            self._start(target)
+        return target
+
+    def readiness(self, targets: list[ModelEntry]) -> dict[str, str]:
+        """Each preload target's state: loaded | loading | failed: <why>."""
+        states = {}
+        for target in targets:
+            if target.name in self._loaded:
+                states[target.name] = "loaded"
+            elif target.name in self._loading:
+                states[target.name] = "loading"
+            elif target.name in self._failed:
+                states[target.name] = f"failed: {self._failed[target.name][1]}"
+            else:
+                self._start(target)  # retried after a failure window, or never started
+                states[target.name] = "loading"
+        return states
+
     def get_sync(self, entry: ModelEntry) -> LoadedModel:
+        entry = self._target(entry)
         model = self._loaded.get(entry.name)
         return model if model is not None else self._start(entry).future.result()
 
     async def get(self, entry: ModelEntry, wait: bool = True, timeout: float = 300.0) -> LoadedModel:
-        """The loaded model; loads it in the background on first use.
+        """The loaded model (real or stand-in, by `weights`); loads it in the background on first use.
 
         With wait=False a model still loading raises ModelLoading (the HF door's 503 with estimated_time).
         """
+        entry = self._target(entry)
         model = self._loaded.get(entry.name)
         if model is not None:
             return model

@@ -65,6 +65,7 @@ class LedgerRecord:
     cache_hit: bool = False
     worker: str | None = None
     route: str | None = None
+    weights: str | None = None  # "real", or "stand-in:<name>" when a bundled stand-in answered; None if none ran
     time: datetime = field(default_factory=utcnow)
 
 
@@ -105,11 +106,16 @@ def _migrate_v2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX requests_inexact ON requests(time) WHERE cost_pico IS NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2]
+def _migrate_v3(db: sqlite3.Connection) -> None:
+    """Which weights answered: "real", "stand-in:<name>", or NULL (no model ran: refusals, unknown models)."""
+    db.execute("ALTER TABLE requests ADD COLUMN weights TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = ("id", "time", "request_id", "source", "worker", "route", "model", "units", "unit_price", "cost",
-           "latency_ms", "cache_hit", "outcome")
+           "latency_ms", "cache_hit", "outcome", "weights")
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -169,10 +175,10 @@ class Ledger:
         with self._lock:
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                " cost_pico, latency_ms, cache_hit, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " cost_pico, latency_ms, cache_hit, outcome, weights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time_text(rec.time), rec.request_id, rec.source, rec.worker, rec.route, rec.model, rec.units,
                  str(rec.unit_price), str(rec.cost), to_pico(rec.cost), rec.latency_ms, int(rec.cache_hit),
-                 rec.outcome),
+                 rec.outcome, rec.weights),
             )
 
     def spent_on(self, day: str) -> Decimal:
