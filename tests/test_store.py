@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 from huggingface_hub import constants
 
@@ -312,3 +314,52 @@ def test_auto_pull_false_in_the_config_file(hub: FakeHub, tmp_path: Path) -> Non
         svc.run_sync(DETR, IMAGE.read_bytes(), caller=Caller(source="cli"))
     assert sum(hub.requests.values()) == 0
     svc.close()
+
+
+def test_auto_answers_from_the_stand_in_then_the_pulled_real_weights_take_over(hub: FakeHub, tmp_path: Path) -> None:
+    """weights = "auto" with nothing on disk: the stand-in answers at once while the real weights are pulled in
+    the background; once verified and loaded they answer, and the header and ledger say which answered."""
+    from runtime.http.app import AppContext, create_app
+    from runtime.settings import Settings
+
+    hub.delay_s = 0.3  # the pull takes a moment, so the first answers certainly come from the stand-in
+    svc = service(tmp_path, weights="auto")
+    entry = svc.catalog.get(DETR)
+    data = IMAGE.read_bytes()
+    app = create_app(AppContext(settings=Settings(emulator=svc.settings), service=svc))
+    rest = f"/client/v4/accounts/a/ai/run/{DETR}"
+    with running_server(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        first = http.post(rest, content=data)
+        assert first.status_code == 200, first.text
+        assert first.headers["x-emu-weights"] == "stand-in:yolox-nano"
+        assert svc.pool.status(entry) == "loading"  # the real weights are on their way
+        hf = http.post("/hf-inference/models/facebook/detr-resnet-50", content=data)
+        assert hf.status_code == 200 and hf.headers["x-emu-weights"] == "stand-in:yolox-nano"
+        deadline = time.monotonic() + 60
+        while svc.pool.loaded(DETR) is None:
+            assert time.monotonic() < deadline, "the background pull did not finish"
+            time.sleep(0.05)
+        after = http.post(rest, content=data)
+        assert after.status_code == 200 and after.headers["x-emu-weights"] == "real"
+        assert after.json()["result"] != first.json()["result"]  # the fixture DETR, not YOLOX-Nano, answered
+    rows = svc.ledger.latest(10)[::-1]
+    assert [r["weights"] for r in rows] == ["stand-in:yolox-nano", "stand-in:yolox-nano", "real"]
+    assert {r["cost"] for r in rows} == {str(entry.price)}  # billed at the emulated model's price either way
+    assert hub.file_gets() == 3
+    svc.close()
+
+
+def test_auto_offline_keeps_the_stand_in_and_real_keeps_the_coded_error(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    auto = service(tmp_path / "auto", weights="auto")
+    outcome = auto.run_sync(DETR, IMAGE.read_bytes(), caller=Caller(source="cli"))
+    assert outcome.weights == "stand-in:yolox-nano" and outcome.cost == auto.catalog.get(DETR).price
+    auto.close()
+    real = service(tmp_path / "real", weights="real")
+    with pytest.raises(ModelUnavailable) as info:
+        real.run_sync(DETR, IMAGE.read_bytes(), caller=Caller(source="cli"))
+    assert info.value.code == 5007
+    assert [r["weights"] for r in real.ledger.latest(5)] == [None]  # no model ran, and the row says so
+    real.close()

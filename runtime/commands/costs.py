@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="only requests at or after this ISO date or datetime (e.g. 2024-05-01, 2024-05-01T12:00Z)")
     p.add_argument("--until", default=None, metavar="WHEN",
                    help="only requests before this datetime; a bare date includes that whole day")
-    p.add_argument("--by", choices=("model", "day", "route", "source"), default="model",
+    p.add_argument("--by", choices=("model", "day", "route", "source", "weights"), default="model",
                    help="breakdown dimension (default: model)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     p.set_defaults(func=main)

@@ -22,6 +22,7 @@ DIMENSIONS = {  # --by choice -> SQL expression for its key
     "day": "substr(time, 1, 10)",
     "route": "route",
     "source": "source",
+    "weights": "weights",  # real | stand-in:<name> (NULL: no model ran)
 }
 TIMELINE_STEPS = (  # (name, key length in the ISO text, step) from finest; the first giving <= 90 buckets wins
     ("minute", 16, timedelta(minutes=1)),
@@ -222,7 +223,7 @@ def build_report(ledger: Ledger, since: str | None = None, until: str | None = N
             db.execute("COMMIT")
     total = _total(by_model)
     by_model.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
-    if by in ("model", "route", "source"):
+    if by in ("model", "route", "source", "weights"):
         breakdown.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
     return Report(since=lo, until=hi, by=by, total=total, by_model=by_model, breakdown=breakdown, first=first,
                   last=last, projection=_projection(total.cost, first, last), timeline_step=step, timeline=timeline)

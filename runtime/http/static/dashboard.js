@@ -86,6 +86,7 @@
       cell(tr, r.model, "model");
       cell(tr, r.source);
       cell(tr, r.route || (r.worker ? r.worker : "—"));
+      cell(tr, r.weights || "—", r.weights && r.weights.startsWith("stand-in:") ? "standin" : undefined);
       cell(tr, ms(r.latency_ms), "num");
       cell(tr, usd(r.cost), "num");
       const td = cell(tr, "");
