@@ -97,6 +97,19 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return convert
 
 
+def _faults(v: Any) -> list[dict[str, Any]]:
+    from .faults import FaultSpecError, Rule
+
+    if not isinstance(v, list):
+        raise TypeError("a list of [[emulator.faults]] tables")
+    for i, table in enumerate(v):
+        try:
+            Rule.from_table(table)
+        except FaultSpecError as e:
+            raise ValueError(f"fault tables (fault #{i + 1}: {e})") from None
+    return [dict(t) for t in v]
+
+
 EMULATOR_KEYS: dict[str, Callable[[Any], Any]] = {
     "host": _str,
     "port": _int(0, 65535),
@@ -115,6 +128,7 @@ EMULATOR_KEYS: dict[str, Callable[[Any], Any]] = {
     "reload": _bool,
     "weights": _choice("auto", "real", "stand-in"),
     "preload": _bool,
+    "faults": _faults,
 }
 
 

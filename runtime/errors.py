@@ -57,9 +57,28 @@ class RequestTooLarge(EmuError):
     prefix = ""
 
 
+# Cloudflare's own texts for the failures a Worker meets on Workers AI (its error table and API answers).
+TIMEOUT_TEXT = "Request timeout"
+ABORTED_TEXT = "Request was aborted"
+CAPACITY_TEXT = "Capacity temporarily exceeded, please try again."
+DAILY_ALLOCATION_TEXT = ("You have used up your daily free allocation of 10,000 neurons. Please upgrade to "
+                         "Cloudflare's Workers Paid plan if you would like to continue usage.")
+
+
 class InferenceTimeout(EmuError):
     code, status, hf_status = 3007, 408, 504
     prefix = ""
+
+
+class RequestAborted(EmuError):
+    """The request was cancelled before its inference finished (the caller gave up)."""
+
+    code, status, hf_status = 3008, 408, 408
+    prefix = ""
+
+    @classmethod
+    def outcome_label(cls) -> str:
+        return f"error:{cls.code}"
 
 
 class OutOfCapacity(EmuError):
@@ -68,6 +87,8 @@ class OutOfCapacity(EmuError):
 
 
 class BudgetExceeded(EmuError):
+    """3036: the day's allowance is used up (Cloudflare's daily free allocation; here also the budget)."""
+
     code, status, hf_status = 3036, 429, 429
     prefix = ""
 

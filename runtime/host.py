@@ -19,6 +19,7 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
+from .workers.shims import install_workers_module
 from .binding import Env, make_env
 from .service import InferenceService
 from .settings import Settings
@@ -42,15 +43,6 @@ class WorkerLoadError(Exception):
 
 class NotAResponse(Exception):
     """The Worker's handler returned something other than a workers.Response."""
-
-
-def install_workers_module() -> None:
-    """Make `import workers` (and Pyodide's `pyodide.ffi`, `js`) resolve for Worker code."""
-    from . import workers
-    from .workers import shims
-
-    sys.modules["workers"] = workers  # even over a folder named workers/ that Python took as a namespace package
-    shims.install()
 
 
 class _NoBytecodeLoader(importlib.machinery.SourceFileLoader):

@@ -19,7 +19,8 @@ from typing import Any, Mapping
 import orjson
 
 from .catalog import Catalog, ModelEntry
-from .errors import BudgetExceeded, EmuError, RequestTooLarge
+from .errors import DAILY_ALLOCATION_TEXT, BudgetExceeded, EmuError, RequestAborted, RequestTooLarge
+from .faults import Faults, Rule
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
@@ -100,6 +101,7 @@ class InferenceService:
         self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull, s.weights)
         self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
         self.cache = ResultCache(s.cache_size)
+        self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
 
     def preload(self, names: list[str]) -> None:
@@ -137,7 +139,8 @@ class InferenceService:
             return
         spent = self.ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
         if spent >= budget:
-            raise BudgetExceeded(f"Daily budget of ${budget} reached (spent ${spent} today)")
+            # Cloudflare's 3036 text, as a Worker meets it there; the budget itself is in /cdn-cgi/emu/health
+            raise BudgetExceeded(DAILY_ALLOCATION_TEXT)
 
     def budget_status(self) -> dict[str, Any] | None:
         budget = self.settings.budget_usd_per_day
@@ -155,6 +158,11 @@ class InferenceService:
         weights: str | None = None
         try:
             entry = self.resolve(model, caller.source)
+            delay, fault = self.faults.take(entry.name, model, *([entry.hf_id] if entry.hf_id else []))
+            if delay:
+                await asyncio.sleep(delay)
+            if fault is not None:
+                raise fault
             image = inputs.get("image") if isinstance(inputs, Mapping) else None
             if isinstance(image, (list, tuple)) and len(image) > OFF_LOOP_ITEMS:
                 data, extra = await asyncio.to_thread(image_bytes, inputs)
@@ -176,6 +184,10 @@ class InferenceService:
         except EmuError as e:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
             e.metered = True
+            raise
+        except asyncio.CancelledError:  # the caller gave up (a Worker's timeout, a closed connection): 3008
+            await self._meter(caller, model, entry, started, RequestAborted.outcome_label(), billed=False,
+                              cached=False, weights=weights)
             raise
         except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
             await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False,

@@ -34,6 +34,7 @@ class EmulatorSettings:
     # real: only real weights (wait for the pull, or 5007); stand-in: always the bundled stand-ins
     weights: str = "auto"
     preload: bool = True  # dev loads the models the Worker uses in the background at start
+    faults: list[dict[str, Any]] = field(default_factory=list)  # [[emulator.faults]] tables (runtime/faults.py)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from workers import Response, WorkerEntrypoint
 from page import render_page
 
 MODEL = "@cf/facebook/detr-resnet-50"
+BUSY = {"3040": "1", "3036": "3600"}  # out of capacity: retry in a second; daily allocation: much later
 
 
 class Default(WorkerEntrypoint):
@@ -27,6 +28,9 @@ class Default(WorkerEntrypoint):
         try:
             detections = await self.env.AI.run(MODEL, {"image": list(image)})
         except Exception as e:  # the binding's errors read "<code>: <message>", e.g. "5006: AiError: Bad input: ..."
+            code = str(e).split(":", 1)[0]
+            if code in BUSY:  # Workers AI is busy or the day's allocation is used up: the client may retry later
+                return Response.json({"error": str(e)}, status=503, headers={"retry-after": BUSY[code]})
             return Response.json({"error": str(e)}, status=400)
         return Response.json({"model": MODEL, "detections": detections})
 

@@ -15,7 +15,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..errors import AuthenticationError
+from ..faults import FaultSpecError, Rule
 from ..metering.report import ReportCache, ReportError, money
+from .wire import check_token
 
 PREFIX = "/cdn-cgi/emu"
 STATIC = Path(__file__).with_name("static")
@@ -83,6 +86,31 @@ def routes(ctx: Any) -> list[BaseRoute]:
         return JSONResponse({"status": "ready" if ok else "loading", "models": models},
                             status_code=200 if ok else 503, headers={"cache-control": "no-store"})
 
+    async def faults(request: Request) -> Response:
+        """GET: the fault rules in force. POST {"faults": [{code, model, rate, seed, times, delay_s}, ...]}:
+        replace them (an empty list clears them). DELETE: clear them. Token-protected when api_token is set."""
+        try:
+            check_token(request, service.settings.api_token)
+        except AuthenticationError as e:
+            return _error(401, e.message)
+        if request.method == "DELETE":
+            service.faults.clear()
+        elif request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                return _error(400, 'the body must be JSON: {"faults": [{"code": 3040, "rate": 0.25, "seed": 1}]}')
+            items = body.get("faults") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                return _error(400, 'the body must be {"faults": [...]}: a list of fault rules')
+            try:
+                rules = [Rule.from_table(item) for item in items]
+            except FaultSpecError as e:
+                return _error(400, str(e))
+            service.faults.replace(rules)
+        return JSONResponse({"faults": [r.as_json() for r in service.faults.rules()]},
+                            headers={"cache-control": "no-store"})
+
     async def dashboard(request: Request) -> Response:
         return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
 
@@ -91,6 +119,7 @@ def routes(ctx: Any) -> list[BaseRoute]:
         Route(f"{PREFIX}/requests", requests_, methods=["GET"]),
         Route(f"{PREFIX}/health", health, methods=["GET"]),
         Route(f"{PREFIX}/ready", ready, methods=["GET"]),
+        Route(f"{PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
         Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
     ]

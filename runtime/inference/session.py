@@ -10,7 +10,7 @@ from typing import Callable, TypeVar
 
 import onnxruntime as ort
 
-from ..errors import InferenceTimeout, ModelError, OutOfCapacity
+from ..errors import CAPACITY_TEXT, InferenceTimeout, ModelError, OutOfCapacity
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ class InferenceSlots:
         """Run `fn` on an inference thread; 3040 when the queue is full, 3007 when waiting too long."""
         with self._lock:
             if self._pending >= self.concurrency + self.max_queue:
-                raise OutOfCapacity("Capacity temporarily exceeded, please try again.")
+                raise OutOfCapacity(CAPACITY_TEXT)
             self._pending += 1
         started = threading.Event()
 

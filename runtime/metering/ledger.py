@@ -233,6 +233,13 @@ class Ledger:
             out.append(item)
         return out
 
+    def rows_after(self, row_id: int) -> list[dict[str, object]]:
+        """Rows newer than `row_id`, oldest first, as plain dicts (costs as decimal strings)."""
+        with self.reading() as db:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id",
+                              (row_id,)).fetchall()
+        return [dict(zip(COLUMNS, row), cache_hit=bool(row[COLUMNS.index("cache_hit")])) for row in rows]
+
     def newest_id(self) -> int:
         """The id of the newest row (0 when empty): rows are append-only, so it changes exactly when rows are added."""
         with self.reading() as db:

@@ -60,3 +60,11 @@ def install() -> None:
         js.JSON = _JSON  # type: ignore[attr-defined]
         js.console = _Console  # type: ignore[attr-defined]
         sys.modules["js"] = js
+
+
+def install_workers_module() -> None:
+    """Make `import workers` (and Pyodide's `pyodide.ffi`, `js`) resolve for Worker code and its tests."""
+    from .. import workers
+
+    sys.modules["workers"] = workers  # even over a folder named workers/ that Python took as a namespace package
+    install()
