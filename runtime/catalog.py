@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import ConfigError, NoSuchModel
+from .settings import parse_usd
 
 TASKS = ("object-detection", "image-classification")
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
@@ -29,58 +30,59 @@ class ModelEntry:
     path: Path | None = None  # a local folder in the Hugging Face layout, when configured
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def billable(self) -> bool:
-        return self.price > 0
+class CatalogError(ConfigError):
+    """A catalog table is wrong: `problem` names it; `index` (of the user's [[ai.models]]) and `key`, when known,
+    let config.py point at the line."""
+
+    def __init__(self, where: str, problem: str, key: str | None = None, index: int | None = None) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.problem, self.key, self.index = problem, key, index
 
 
-def _price(value: Any, where: str) -> Decimal:
-    if isinstance(value, float):
-        value = repr(value)  # 7.5e-06 -> Decimal("0.0000075") exactly as written
+def _price(value: Any, where: str, index: int | None) -> Decimal:
     try:
-        price = Decimal(str(value))
-    except InvalidOperation:
-        raise ConfigError(f"{where}: price {value!r} is not a number") from None
-    if not price.is_finite() or price < 0:
-        raise ConfigError(f"{where}: price must be a non-negative number, not {value!r}")
-    return price
+        return parse_usd(value)
+    except TypeError:
+        raise CatalogError(where, f"price {value!r} is not a number", "price", index) from None
+    except ValueError:
+        raise CatalogError(where, f"price must be a non-negative number, not {value!r}", "price", index) from None
 
 
-def entry_from_table(table: Mapping[str, Any], where: str, base: ModelEntry | None = None) -> ModelEntry:
+def entry_from_table(table: Mapping[str, Any], where: str, base: ModelEntry | None = None,
+                     index: int | None = None) -> ModelEntry:
     """Build an entry from a TOML table; fields missing from the table come from `base`."""
     known = {"name", "task", "hf_id", "price", "beta", "listed", "description", "source", "variant", "path", "defaults"}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected one of {', '.join(sorted(known))})")
+        raise CatalogError(where, f"unknown key {unknown[0]!r} (expected one of {', '.join(sorted(known))})",
+                           unknown[0], index)
     name = table.get("name")
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}: every model needs a 'name'")
+        raise CatalogError(where, "every model needs a 'name'", None, index)
     values: dict[str, Any] = {}
     for key in ("task", "hf_id", "description", "source", "variant"):
         if key in table:
             if not isinstance(table[key], str):
-                raise ConfigError(f"{where}: '{key}' must be a string")
+                raise CatalogError(where, f"'{key}' must be a string", key, index)
             values[key] = table[key]
     for key in ("beta", "listed"):
         if key in table:
             if not isinstance(table[key], bool):
-                raise ConfigError(f"{where}: '{key}' must be true or false")
+                raise CatalogError(where, f"'{key}' must be true or false", key, index)
             values[key] = table[key]
     if "price" in table:
-        values["price"] = _price(table["price"], where)
+        values["price"] = _price(table["price"], where, index)
     if "path" in table:
         values["path"] = Path(table["path"])
     if "defaults" in table:
         if not isinstance(table["defaults"], Mapping):
-            raise ConfigError(f"{where}: 'defaults' must be a table")
+            raise CatalogError(where, "'defaults' must be a table", "defaults", index)
         values["defaults"] = dict(table["defaults"])
     if base is not None:
         return replace(base, **values)
     if values.get("task") not in TASKS:
-        raise ConfigError(
-            f"{where}: model {name!r} is not in the catalog, so it needs 'task' "
-            f"({' or '.join(TASKS)}), 'path' and 'price'"
-        )
+        raise CatalogError(where, f"model {name!r} is not in the catalog, so it needs 'task' "
+                                  f"({' or '.join(TASKS)}), 'path' and 'price'", None, index)
     return ModelEntry(name=name, **values)
 
 
@@ -104,7 +106,7 @@ class Catalog:
         for i, table in enumerate(overrides):
             label = f"{where}: [[ai.models]] #{i + 1}"
             name = table.get("name")
-            entries[name] = entry_from_table(table, label, base=entries.get(name))  # type: ignore[arg-type]
+            entries[name] = entry_from_table(table, label, base=entries.get(name), index=i)  # type: ignore[arg-type]
         return cls(entries.values())
 
     def __iter__(self) -> Iterator[ModelEntry]:

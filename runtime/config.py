@@ -7,17 +7,16 @@ tomllib and json report no positions for valid-but-wrong values, so lines are fo
 from __future__ import annotations
 
 import difflib
-import json
+import json5
 import re
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .catalog import Catalog
+from .catalog import Catalog, CatalogError
 from .errors import ConfigError
-from .settings import EmulatorSettings, Settings
+from .settings import EMULATOR_FIELDS, EmulatorSettings, Settings
 
 CONFIG_NAMES = ("wrangler-like.toml", "wrangler.toml", "wrangler.jsonc", "wrangler.json")
 DEV_VARS = ".dev.vars"
@@ -38,98 +37,6 @@ WRANGLER_IGNORED = frozenset({
     "send_metrics", "secrets", "unsafe_hello_world", "streaming_tail_consumers",
 })
 AI_IGNORED = frozenset({"remote", "experimental_remote", "staging"})
-
-
-# --- emulator keys: name -> (converter, description for errors) -----------------------------------------
-
-
-def _int(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
-    def convert(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError("an integer")
-        if v < minimum or (maximum is not None and v > maximum):
-            raise ValueError(f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}")
-        return v
-    return convert
-
-
-def _number(minimum: float, strict: bool = False) -> Callable[[Any], float]:
-    def convert(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError("a number")
-        if v < minimum or (strict and v == minimum) or v != v:
-            raise ValueError(f"greater than {minimum:g}" if strict else f"at least {minimum:g}")
-        return float(v)
-    return convert
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise TypeError("a string")
-    return v
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError("true or false")
-    return v
-
-
-def _decimal(v: Any) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise TypeError("a number (USD)")
-    try:
-        d = Decimal(repr(v) if isinstance(v, float) else str(v))
-    except InvalidOperation:
-        raise TypeError("a number (USD)") from None
-    if not d.is_finite() or d < 0:
-        raise ValueError("a non-negative amount")
-    return d
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def convert(v: Any) -> str:
-        if not isinstance(v, str):
-            raise TypeError("a string")
-        if v not in choices:
-            raise ValueError(" or ".join(repr(c) for c in choices))
-        return v
-    return convert
-
-
-def _faults(v: Any) -> list[dict[str, Any]]:
-    from .faults import FaultSpecError, Rule
-
-    if not isinstance(v, list):
-        raise TypeError("a list of [[emulator.faults]] tables")
-    for i, table in enumerate(v):
-        try:
-            Rule.from_table(table)
-        except FaultSpecError as e:
-            raise ValueError(f"fault tables (fault #{i + 1}: {e})") from None
-    return [dict(t) for t in v]
-
-
-EMULATOR_KEYS: dict[str, Callable[[Any], Any]] = {
-    "host": _str,
-    "port": _int(0, 65535),
-    "state_dir": lambda v: Path(_str(v)),
-    "api_token": _str,
-    "budget_usd_per_day": _decimal,
-    "auto_pull": _bool,
-    "intra_op_threads": _int(1),
-    "max_concurrent_inferences": _int(1),
-    "max_queue": _int(0),
-    "queue_timeout_s": _number(0, strict=True),
-    "model_wait_s": _number(0),
-    "cache_size": _int(0),
-    "max_body_bytes": _int(1),
-    "max_image_pixels": _int(1),
-    "reload": _bool,
-    "weights": _choice("auto", "real", "stand-in"),
-    "preload": _bool,
-    "faults": _faults,
-}
 
 
 # --- finding lines -----------------------------------------------------------------------------------------
@@ -191,7 +98,7 @@ class Source:
         return as_table or parent
 
     def _json_line(self, keys: tuple[str | int, ...]) -> int | None:
-        text, pos, found = strip_jsonc(self.text, keep_commas=True), 0, None
+        text, pos, found = without_comments(self.text), 0, None
         for key in keys:
             if isinstance(key, int):
                 pos = _json_element(text, pos, key)
@@ -261,8 +168,9 @@ def _unknown(source: Source, keys: tuple[str | int, ...], known: tuple[str, ...]
 # --- JSONC -------------------------------------------------------------------------------------------------
 
 
-def strip_jsonc(text: str, keep_commas: bool = False) -> str:
-    """JSON with // and /* */ comments and trailing commas (wrangler.jsonc) to plain JSON; keeps line numbers."""
+def without_comments(text: str) -> str:
+    """wrangler.jsonc without its // and /* */ comments, line numbers kept: only to find a key's line (json5
+    parses the file)."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -284,34 +192,27 @@ def strip_jsonc(text: str, keep_commas: bool = False) -> str:
         else:
             out.append(c)
             i += 1
-    plain = "".join(out)
-    return plain if keep_commas else re.sub(r",(\s*[}\]])", r"\1", plain)
+    return "".join(out)
 
 
 # --- .dev.vars ---------------------------------------------------------------------------------------------
 
 
 def read_dev_vars(path: Path) -> dict[str, str]:
-    """KEY=value lines (optional `export`, quotes, # comments), as wrangler reads them. Values are secrets."""
+    """KEY=value lines (optional `export`, quotes, # comments), read with python-dotenv as wrangler reads them.
+
+    Values are secrets: an error names the line, never its value.
+    """
+    from dotenv.parser import parse_stream
+
     secrets: dict[str, str] = {}
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise ConfigError(f"{path}:{n}: expected KEY=value (the value is not shown: it may be a secret)")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            quote, value = value[0], value[1:-1]
-            if quote == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"')
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        secrets[key] = value
+    with path.open(encoding="utf-8") as f:
+        for binding in parse_stream(f):
+            if binding.error or (binding.key is not None and binding.value is None):
+                raise ConfigError(f"{path}:{binding.original.line}: expected KEY=value "
+                                  "(the value is not shown: it may be a secret)")
+            if binding.key is not None and binding.value is not None:
+                secrets[binding.key] = binding.value
     return secrets
 
 
@@ -336,11 +237,13 @@ def parse_config(path: Path) -> tuple[dict[str, Any], Source]:
     is_json = path.suffix in (".json", ".jsonc")
     source = Source(path, text, is_json)
     try:
-        data = json.loads(strip_jsonc(text)) if is_json else tomllib.loads(text)
+        data = json5.loads(text) if is_json else tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+    except ValueError as e:  # json5: "<string>:LINE Unexpected ... at column N"
+        m = re.match(r"<string>:(\d+) (.*)", str(e))
+        where = f"{path}:{m.group(1)}" if m else str(path)
+        raise ConfigError(f"{where}: invalid JSON: {m.group(2) if m else e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be an object")
     return data, source
@@ -403,8 +306,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
                 table["path"] = (settings.root / Path(p).expanduser()).resolve()
             settings.models.append(table)
         try:
-            Catalog.load(settings.models, where=str(path))
-        except ConfigError as e:
+            settings.catalog = Catalog.load(settings.models, where=str(path))
+        except CatalogError as e:
             raise _catalog_error(source, e) from None
     else:
         settings.ai_binding = None
@@ -417,11 +320,11 @@ def load_settings(path: Path | str | None = None) -> Settings:
         want(("emulator",), emu, dict, "a table")
         values: dict[str, Any] = {}
         for key, value in emu.items():
-            convert = EMULATOR_KEYS.get(key)
-            if convert is None:
-                raise _unknown(source, ("emulator", key), list(EMULATOR_KEYS))
+            declared = EMULATOR_FIELDS.get(key)
+            if declared is None:
+                raise _unknown(source, ("emulator", key), list(EMULATOR_FIELDS))
             try:
-                values[key] = convert(value)
+                values[key] = declared.metadata["check"](value)
             except TypeError as e:
                 raise source.error(("emulator", key), f"must be {e}, not {_describe(value)}") from None
             except ValueError as e:
@@ -441,28 +344,11 @@ def _describe(value: Any) -> str:
     return f"{kind} ({shown})" if len(shown) <= 40 and not isinstance(value, (dict, list)) else kind
 
 
-def _catalog_error(source: Source, error: ConfigError) -> ConfigError:
-    """Re-point the catalog's message ('file: [[ai.models]] #2: unknown key 'x' ...') at the line."""
-    text = str(error)
-    m = re.search(r"\[\[ai\.models\]\] #(\d+): (.*)$", text, re.S)
-    if not m:
+def _catalog_error(source: Source, error: CatalogError) -> ConfigError:
+    """Point a catalog error about the user's `[[ai.models]]` #index (and key) at its line."""
+    if error.index is None:
         return error
-    index, problem = int(m.group(1)) - 1, m.group(2)
-    key = re.match(r"unknown key '(\w+)'|'(\w+)' must|(price)\b", problem)
-    name = next((g for g in key.groups() if g), None) if key else None
-    keys: tuple[str | int, ...] = ("ai", "models", index) + ((name,) if name else ())
-    line = source.line_of(*keys) if name else source.line_of("ai", "models", index, "name")
+    keys: tuple[str | int, ...] = ("ai", "models", error.index) + ((error.key,) if error.key else ())
+    line = source.line_of(*keys) if error.key else source.line_of("ai", "models", error.index, "name")
     where = f"{source.path}:{line}" if line else str(source.path)
-    return ConfigError(f"{where}: {_dotted(keys)}: {problem}")
-
-
-def settings_summary(settings: Settings) -> Mapping[str, Any]:
-    """What the config set, without secret values (for logs)."""
-    return {
-        "config": str(settings.config_path) if settings.config_path else None,
-        "name": settings.name,
-        "main": str(settings.main) if settings.main else None,
-        "vars": sorted(settings.vars),
-        "secrets": sorted(settings.secrets),
-        "models": [m.get("name") for m in settings.models],
-    }
+    return ConfigError(f"{where}: {_dotted(keys)}: {error.problem}")

@@ -11,7 +11,7 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping
@@ -124,10 +124,10 @@ class InferenceService:
     @classmethod
     def from_settings(cls, settings: Settings) -> "InferenceService":
         where = str(settings.config_path) if settings.config_path else "config"
-        catalog = Catalog.load(settings.models, where=where)
+        catalog = settings.catalog or Catalog.load(settings.models, where=where)
         ledger = Ledger(settings.state_dir / "ledger.sqlite3")
-        settings.emulator.state_dir = settings.state_dir
-        return cls(catalog, ledger, settings.emulator)
+        # the service's own copy, with the state folder resolved against the config's folder
+        return cls(catalog, ledger, replace(settings.emulator, state_dir=settings.state_dir))
 
     def resolve(self, model: str, source: str = "binding") -> ModelEntry:
         """A model by Workers AI name, or (for the Hugging Face door) by Hub id."""

@@ -1,12 +1,117 @@
-"""Typed settings: what `config.py` reads from wrangler-like.toml, and what the rest of the emulator uses."""
+"""Typed settings: what `config.py` reads from wrangler-like.toml, and what the rest of the emulator uses.
+
+Each `[emulator]` key is declared once, below, as a field of `EmulatorSettings` with its type and range (a
+checker), default and doc. From that one declaration come the config parsing and its errors (`config.py`), the
+"did you mean" hints, the reference table in docs/workers.md (`docs_table()`, checked by a test) and the
+defaults of the classes that take these values. Adding a key means adding one field here, and using it.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import MISSING, dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+# --- value checkers: each converts a config value or raises TypeError("a ...") / ValueError("...") ----------
+
+
+@dataclass(frozen=True)
+class Check:
+    """A config value's type and range: `convert(value)` returns the typed value or raises; `label` documents."""
+
+    label: str
+    convert: Callable[[Any], Any]
+
+    def __call__(self, value: Any) -> Any:
+        return self.convert(value)
+
+
+def integer(minimum: int, maximum: int | None = None) -> Check:
+    def convert(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError("an integer")
+        if v < minimum or (maximum is not None and v > maximum):
+            raise ValueError(f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}")
+        return v
+    label = f"integer {minimum}–{maximum}" if maximum is not None else f"integer ≥ {minimum}"
+    return Check(label, convert)
+
+
+def number(minimum: float, strict: bool = False) -> Check:
+    def convert(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError("a number")
+        if v < minimum or (strict and v == minimum) or v != v:
+            raise ValueError(f"greater than {minimum:g}" if strict else f"at least {minimum:g}")
+        return float(v)
+    return Check(f"number {'>' if strict else '≥'} {minimum:g}", convert)
+
+
+def _string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError("a string")
+    return v
+
+
+def _boolean(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError("true or false")
+    return v
+
+
+def parse_usd(v: Any) -> Decimal:
+    """An exact amount of USD from a number or a decimal string (floats by their shortest repr: 7.5e-06 is
+    Decimal("0.0000075")). The one price parser: budgets here, catalog prices in catalog.py."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise TypeError("a number (USD)")
+    try:
+        d = Decimal(repr(v) if isinstance(v, float) else str(v))
+    except InvalidOperation:
+        raise TypeError("a number (USD)") from None
+    if not d.is_finite() or d < 0:
+        raise ValueError("a non-negative amount")
+    return d
+
+
+def choice(*choices: str) -> Check:
+    def convert(v: Any) -> str:
+        if not isinstance(v, str):
+            raise TypeError("a string")
+        if v not in choices:
+            raise ValueError(" or ".join(repr(c) for c in choices))
+        return v
+    return Check(" or ".join(f'`"{c}"`' for c in choices), convert)
+
+
+def _faults(v: Any) -> list[dict[str, Any]]:
+    from .faults import FaultSpecError, Rule
+
+    if not isinstance(v, list):
+        raise TypeError("a list of [[emulator.faults]] tables")
+    for i, table in enumerate(v):
+        try:
+            Rule.from_table(table)
+        except FaultSpecError as e:
+            raise ValueError(f"fault tables (fault #{i + 1}: {e})") from None
+    return [dict(t) for t in v]
+
+
+STRING = Check("string", _string)
+BOOLEAN = Check("boolean", _boolean)
+USD = Check("number or string (USD)", parse_usd)
+PATH = Check("string (a folder)", lambda v: Path(_string(v)))
+FAULTS = Check("array of tables", _faults)
+
+
+def setting(default: Any = MISSING, *, check: Check, doc: str, factory: Callable[[], Any] | None = None,
+            shown: str | None = None) -> Any:
+    """One `[emulator]` key: its default (or default factory), checker and doc (`shown`: the docs' default)."""
+    meta = {"check": check, "doc": doc, "shown": shown}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def default_threads() -> int:
@@ -15,26 +120,60 @@ def default_threads() -> int:
 
 @dataclass
 class EmulatorSettings:
-    host: str = "127.0.0.1"
-    port: int = 8787
-    state_dir: Path = Path(".emu")  # ledger, pulled models
-    api_token: str | None = None  # when set, the REST and HF doors require `Authorization: Bearer <token>`
-    budget_usd_per_day: Decimal | None = None
-    auto_pull: bool = True  # pull a missing catalog model on first use
-    intra_op_threads: int = field(default_factory=default_threads)
-    max_concurrent_inferences: int = 1  # onnxruntime already spreads one run over all cores
-    max_queue: int = 64  # waiting inferences beyond this get 3040 out of capacity
-    queue_timeout_s: float = 60.0  # waiting longer than this for a slot gives 3007
-    model_wait_s: float = 300.0  # binding and REST wait this long for a model that is being pulled
-    cache_size: int = 256  # entries in the Hugging Face door's result cache
-    max_body_bytes: int = 20 * 1024 * 1024
-    max_image_pixels: int = 50_000_000
-    reload: bool = True
-    # auto: real weights when on disk, else the bundled stand-in (while auto_pull fetches the real ones);
-    # real: only real weights (wait for the pull, or 5007); stand-in: always the bundled stand-ins
-    weights: str = "auto"
-    preload: bool = True  # dev loads the models the Worker uses in the background at start
-    faults: list[dict[str, Any]] = field(default_factory=list)  # [[emulator.faults]] tables (runtime/faults.py)
+    host: str = setting("127.0.0.1", check=STRING, doc="Address to listen on. Anything but loopback prints a warning.")
+    port: int = setting(8787, check=integer(0, 65535), doc="Port (wrangler's).")
+    state_dir: Path = setting(Path(".emu"), check=PATH, doc="Ledger and pulled models.")
+    api_token: str | None = setting(None, check=STRING, doc="When set, the REST and Hugging Face APIs require "
+                                    "`Authorization: Bearer <token>` (the Worker is not affected).")
+    budget_usd_per_day: Decimal | None = setting(None, check=USD, doc="Inferences fail with 3036 once the day's "
+                                                 "spend reaches it.")
+    auto_pull: bool = setting(True, check=BOOLEAN, doc="Pull a missing catalog model on first use.")
+    intra_op_threads: int = setting(check=integer(1), factory=default_threads, shown="CPU count",
+                                    doc="onnxruntime threads per inference.")
+    max_concurrent_inferences: int = setting(1, check=integer(1), doc="Inferences running at once (onnxruntime "
+                                             "already spreads one run over all cores).")
+    max_queue: int = setting(64, check=integer(0), doc="Waiting inferences beyond this get 3040.")
+    queue_timeout_s: float = setting(60.0, check=number(0, strict=True), doc="Waiting longer for a slot gives 3007.")
+    model_wait_s: float = setting(300.0, check=number(0), doc="How long the binding and REST API wait for a model "
+                                  "being pulled/loaded.")
+    cache_size: int = setting(256, check=integer(0), doc="Entries in the Hugging Face API's result cache.")
+    max_body_bytes: int = setting(20 * 1024 * 1024, check=integer(1), shown="20 MiB",
+                                  doc="Largest request body (the Worker's too: 413 beyond it).")
+    max_image_pixels: int = setting(50_000_000, check=integer(1), shown="50 000 000",
+                                    doc="Larger images are refused (5006).")
+    reload: bool = setting(True, check=BOOLEAN, doc="Reload the Worker when its files change.")
+    weights: str = setting("auto", check=choice("auto", "real", "stand-in"), doc=(
+        "Which weights answer. `auto`: real weights when on disk, else the bundled stand-in while `auto_pull` "
+        "fetches the real ones in the background. `real`: only real weights (wait for the pull, or 5007). "
+        "`stand-in`: always the bundled stand-ins (fast, deterministic: for CI and tests)."))
+    preload: bool = setting(True, check=BOOLEAN, doc=(
+        "`dev` loads the models the Worker uses (its `[[ai.models]]` and the catalog names in its source) in the "
+        "background at start; `/cdn-cgi/emu/ready` answers 200 once they are loaded."))
+    faults: list[dict[str, Any]] = setting(check=FAULTS, factory=list, shown="none", doc=(
+        "`[[emulator.faults]]`: Cloudflare's failures on demand (`model`, `code`, `rate`, `seed`, `times`, "
+        "`delay_s`); see docs/testing.md."))
+
+
+EMULATOR_FIELDS = {f.name: f for f in fields(EmulatorSettings)}
+
+
+def default_of(name: str) -> Any:
+    """The declared default of an `[emulator]` key (for the defaults of classes that take its value)."""
+    f = EMULATOR_FIELDS[name]
+    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+
+
+def docs_table() -> str:
+    """The `[emulator]` reference table of docs/workers.md, from the declarations above."""
+    rows = ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for f in fields(EmulatorSettings):
+        meta = f.metadata
+        shown = meta["shown"]
+        if shown is None:
+            value = default_of(f.name)
+            shown = "none" if value is None else f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        rows.append(f"| `{f.name}` | {meta['check'].label} | {shown} | {meta['doc']} |")
+    return "\n".join(rows)
 
 
 @dataclass
@@ -48,6 +187,7 @@ class Settings:
     secrets: dict[str, str] = field(default_factory=dict)
     models: list[dict[str, Any]] = field(default_factory=list)  # [[ai.models]] tables, paths made absolute
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
+    catalog: Any = None  # the Catalog built (and checked) once while loading the config; None: build on use
 
     @property
     def root(self) -> Path:

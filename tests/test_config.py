@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtime.catalog import Catalog
-from runtime.config import find_config, load_settings, strip_jsonc
+from runtime.config import find_config, load_settings, without_comments
 from runtime.errors import ConfigError
 from support import FIXTURE_MODELS
 
@@ -236,12 +236,12 @@ def test_find_config_walks_up_and_prefers_wrangler_like(tmp_path: Path) -> None:
     assert find_config(deep) == tmp_path / "wrangler-like.toml"
 
 
-def test_strip_jsonc_keeps_strings_and_line_numbers() -> None:
+def test_comment_stripping_for_line_finding_keeps_strings_and_line_numbers() -> None:
     text = '{\n "a": "x // y", // c\n /* 1\n 2 */ "b": [1,],\n}'
-    plain = strip_jsonc(text)
-    assert plain.count("\n") == text.count("\n")
-    import json
-    assert json.loads(plain) == {"a": "x // y", "b": [1]}
+    plain = without_comments(text)
+    assert plain.count("\n") == text.count("\n") and "x // y" in plain and "/*" not in plain
+    import json5
+    assert json5.loads(plain) == json5.loads(text) == {"a": "x // y", "b": [1]}
 
 
 def test_repo_config_loads() -> None:
@@ -249,3 +249,12 @@ def test_repo_config_loads() -> None:
     s = load_settings(root / "wrangler-like.toml")
     assert s.main == root / "worker" / "entry.py"
     assert s.ai_binding == "AI" and s.emulator.host == "127.0.0.1" and s.emulator.port == 8787
+
+
+def test_the_docs_table_of_emulator_keys_is_generated_from_their_declarations() -> None:
+    """docs/workers.md shows exactly what runtime/settings.py declares (regenerate with settings.docs_table())."""
+    from runtime.settings import EMULATOR_FIELDS, docs_table
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "workers.md").read_text()
+    assert docs_table() in docs
+    assert all(f"| `{name}` |" in docs for name in EMULATOR_FIELDS)

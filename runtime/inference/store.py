@@ -36,11 +36,8 @@ _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:

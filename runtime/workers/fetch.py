@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -175,29 +173,33 @@ class FormData(Mapping[str, Any]):
         return len(dict.fromkeys(k for k, _ in self._fields))
 
 
-def parse_form(body: bytes, content_type: str) -> FormData:
-    """multipart/form-data or application/x-www-form-urlencoded, parsed with the standard library."""
+async def parse_form(body: bytes, content_type: str) -> FormData:
+    """multipart/form-data (python-multipart, through starlette's parser) or application/x-www-form-urlencoded."""
+    from starlette.datastructures import Headers as HttpHeaders, UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
     if content_type.lower().startswith("application/x-www-form-urlencoded"):
         from urllib.parse import parse_qsl
         return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     if not content_type.lower().startswith("multipart/form-data"):
         raise TypeError(f"formData() needs a multipart/form-data or urlencoded body, not {content_type or 'none'}")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise TypeError("formData(): the multipart body could not be parsed (boundary missing or wrong)")
+
+    async def stream() -> Any:
+        yield body
+
+    parser = MultiPartParser(HttpHeaders({"content-type": content_type}), stream(), max_part_size=len(body) + 1)
+    try:
+        form = await parser.parse()
+    except MultiPartException as e:
+        raise TypeError(f"formData(): the multipart body could not be parsed ({e.message})") from None
     fields: list[tuple[str, Any]] = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name is None:
-            continue
-        data = part.get_payload(decode=True) or b""
-        filename = part.get_filename()
-        if filename is not None:
-            fields.append((name, File(data, filename, part.get_content_type())))
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            data = await value.read()
+            await value.close()
+            fields.append((name, File(data, value.filename or "", value.content_type or "application/octet-stream")))
         else:
-            charset = part.get_content_charset() or "utf-8"
-            fields.append((name, data.decode(charset, "replace")))
+            fields.append((name, value))
     return FormData(fields)
 
 
@@ -215,7 +217,7 @@ class Request(Body):
         return await self._read_json()
 
     async def formData(self) -> FormData:  # noqa: N802 - the Fetch API's name
-        return parse_form(self._body, self.headers.get("content-type", ""))
+        return await parse_form(self._body, self.headers.get("content-type", ""))
 
     form_data = formData
 
