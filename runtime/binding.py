@@ -11,7 +11,6 @@ from .service import Caller, InferenceService
 from .workers.errors import InferenceUpstreamError
 from .workers.fetch import js_value
 
-
 # Set by the Worker door for the duration of one request: its path (the ledger's `route`).
 CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
 

@@ -21,8 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, load the settings every command needs (a config error exits 2 in one line),
+    and run the command."""
+    from .config import load_settings
+    from .errors import ConfigError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        args.settings = load_settings(getattr(args, "config", None))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

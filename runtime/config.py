@@ -7,12 +7,13 @@ tomllib and json report no positions for valid-but-wrong values, so lines are fo
 from __future__ import annotations
 
 import difflib
-import json5
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import json5
 
 from .catalog import Catalog, CatalogError
 from .errors import ConfigError

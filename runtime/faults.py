@@ -16,8 +16,19 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .errors import (ABORTED_TEXT, CAPACITY_TEXT, DAILY_ALLOCATION_TEXT, TIMEOUT_TEXT, BadInput, BudgetExceeded,
-                     EmuError, InferenceTimeout, NoSuchModel, OutOfCapacity, RequestAborted)
+from .errors import (
+    ABORTED_TEXT,
+    CAPACITY_TEXT,
+    DAILY_ALLOCATION_TEXT,
+    TIMEOUT_TEXT,
+    BadInput,
+    BudgetExceeded,
+    EmuError,
+    InferenceTimeout,
+    NoSuchModel,
+    OutOfCapacity,
+    RequestAborted,
+)
 
 # code -> how the injected error is made (from the model's name), with Cloudflare's texts
 ERRORS: dict[int, Callable[[str], EmuError]] = {

@@ -19,11 +19,11 @@ import types
 from pathlib import Path
 from typing import Any, Callable
 
-from .workers.shims import install_workers_module
 from .binding import Env, make_env
 from .service import InferenceService
 from .settings import Settings
 from .workers import Context, Request, Response, WorkerEntrypoint
+from .workers.shims import install_workers_module
 
 log = logging.getLogger("workers-ai-emu")
 

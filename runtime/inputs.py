@@ -8,8 +8,6 @@ import numpy as np
 
 from .errors import BadInput, MissingBody
 
-BYTES_LIKE = (bytes, bytearray, memoryview)
-
 
 def uint8_bytes(values: Any, name: str = "image") -> bytes:
     """A uint8 array in any of the shapes Workers' Python code passes it, as bytes (validated, one copy)."""

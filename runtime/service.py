@@ -12,7 +12,6 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -26,6 +25,7 @@ from .inference.session import InferenceSlots
 from .inference.store import ModelStore
 from .inputs import image_bytes
 from .metering.ledger import Ledger, LedgerRecord
+from .metering.report import budget_status
 from .requestlog import note_ai_call
 from .settings import EmulatorSettings, Settings
 
@@ -134,20 +134,16 @@ class InferenceService:
         return self.catalog.by_hf_id(model) if source == "hf" else self.catalog.get(model)
 
     def _check_budget(self) -> None:
-        budget = self.settings.budget_usd_per_day
-        if budget is None or self.ledger is None:
-            return
-        spent = self.ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
-        if spent >= budget:
+        status = self.budget_status()
+        if status is not None and status["exceeded"]:
             # Cloudflare's 3036 text, as a Worker meets it there; the budget itself is in /cdn-cgi/emu/health
             raise BudgetExceeded(DAILY_ALLOCATION_TEXT)
 
     def budget_status(self) -> dict[str, Any] | None:
-        budget = self.settings.budget_usd_per_day
-        if budget is None or self.ledger is None:
+        """Today's (UTC) spend against `budget_usd_per_day` (metering/report.py), None without a budget."""
+        if self.ledger is None:
             return None
-        spent = self.ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
-        return {"budget_usd_per_day": str(budget), "spent_today_usd": str(spent), "exceeded": spent >= budget}
+        return budget_status(self.ledger, self.settings.budget_usd_per_day)
 
     async def run(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,
                   caller: Caller | None = None) -> Outcome:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from runtime.inference.images import decode_image
-from runtime.inference.model import LoadedModel, load_model
+from runtime.inference.families import load_model
+from runtime.inference.model import LoadedModel
 from support import FIXTURE_MODELS, FIXTURES, SHARED, need_shared
 
 SCORE_ATOL = 2e-3

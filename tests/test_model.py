@@ -10,8 +10,8 @@ import pytest
 
 from runtime.errors import BadInput, ModelError
 from runtime.inference.classification import ClassifierFamily
-from runtime.inference.detection import DetrFamily
-from runtime.inference.model import load_model
+from runtime.inference.detr import DetrFamily
+from runtime.inference.families import load_model
 from support import FIXTURE_MODELS, FIXTURES
 
 IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()

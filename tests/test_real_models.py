@@ -20,7 +20,7 @@ from runtime.catalog import Catalog
 from runtime.config import load_settings
 from runtime.host import WorkerHost
 from runtime.http.app import AppContext, create_app
-from runtime.inference.model import load_model
+from runtime.inference.families import load_model
 from runtime.service import Caller, InferenceService
 from support import CATS, FIXTURE_MODELS, FIXTURES, SHARED, need_shared, running_server
 

@@ -10,7 +10,7 @@ import pytest
 
 from runtime.catalog import Catalog
 from runtime.errors import BadInput, BudgetExceeded, ModelLoading, NoSuchModel, OutOfCapacity
-from runtime.inference.model import load_model
+from runtime.inference.families import load_model
 from runtime.inference.store import ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService

@@ -17,7 +17,6 @@ import zipfile
 from pathlib import Path
 
 import httpx
-import pytest
 
 from api_support import HeldStore, make_service
 from runtime.catalog import Catalog

@@ -17,7 +17,7 @@ from huggingface_hub import constants
 from hub_server import FakeHub
 from runtime.catalog import Catalog
 from runtime.errors import ModelLoading, ModelUnavailable
-from runtime.inference.model import load_model
+from runtime.inference.families import load_model
 from runtime.inference.store import MANIFEST, ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService

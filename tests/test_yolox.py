@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from runtime.errors import BadInput
-from runtime.inference.model import load_model
+from runtime.inference.families import load_model
 from runtime.inference.yolox import YoloxFamily, batched_nms, grid_and_strides, nms
 
 from onnx_const import constant_model

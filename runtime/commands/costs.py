@@ -10,8 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("costs", help="report inference costs from the ledger (totals, breakdowns, projection)",
@@ -29,15 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load_settings
     from ..metering.ledger import Ledger, LedgerError
     from ..metering.report import ReportError, budget_status, report_json
 
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    settings = args.settings
     path = settings.state_dir / "ledger.sqlite3"
     try:
         ledger = Ledger(path) if path.exists() else Ledger(":memory:")  # no ledger yet: an empty report

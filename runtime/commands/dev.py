@@ -82,19 +82,13 @@ def missing_weights(settings: "Settings", service: "InferenceService") -> list[s
 def main(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..config import load_settings
-    from ..errors import ConfigError
     from ..host import WorkerHost
     from ..http.app import AppContext, create_app
     from ..requestlog import RequestLog
     from ..service import InferenceService
 
     setup_logging()
-    try:
-        settings = load_settings(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    settings = args.settings
     if args.host:
         settings.emulator.host = args.host
     if args.port is not None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import Catalog, ModelEntry
-from ..errors import ConfigError, EmuError, ModelUnavailable
+from ..errors import EmuError, ModelUnavailable
 from ..inference.store import ModelStore
+from ..settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,12 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=verify_main)
 
 
-def _load(config: Path | None) -> tuple[Catalog, ModelStore]:
-    from ..config import load_settings
-
-    settings = load_settings(config)
+def _load(settings: Settings) -> tuple[Catalog, ModelStore]:
     where = str(settings.config_path) if settings.config_path else "config"
-    return Catalog.load(settings.models, where=where), ModelStore(settings.state_dir)
+    return settings.catalog or Catalog.load(settings.models, where=where), ModelStore(settings.state_dir)
 
 
 def _entry(catalog: Catalog, name: str) -> ModelEntry:
@@ -84,10 +82,7 @@ def _fail(message: str) -> int:
 
 
 def list_main(args: argparse.Namespace) -> int:
-    try:
-        catalog, store = _load(args.config)
-    except ConfigError as e:
-        return _fail(str(e))
+    catalog, store = _load(args.settings)
     rows = [describe(entry, store) for entry in catalog]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -112,10 +107,7 @@ def list_main(args: argparse.Namespace) -> int:
 
 
 def pull_main(args: argparse.Namespace) -> int:
-    try:
-        catalog, store = _load(args.config)
-    except ConfigError as e:
-        return _fail(str(e))
+    catalog, store = _load(args.settings)
     if args.all:
         entries = [e for e in catalog if store.can_pull(e)]
     elif args.names:
@@ -153,11 +145,9 @@ def pull_main(args: argparse.Namespace) -> int:
 
 def verify_main(args: argparse.Namespace) -> int:
     try:
-        catalog, store = _load(args.config)
+        catalog, store = _load(args.settings)
         entries = [_entry(catalog, n) for n in args.names] if args.names else [
             e for e in catalog if e.path is None and store.manifest(e) is not None]
-    except ConfigError as e:
-        return _fail(str(e))
     except EmuError as e:
         return _fail(e.message)
     bad = 0

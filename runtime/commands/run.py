@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, EmuError
+from ..errors import EmuError
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -34,13 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load_settings
     from ..service import Caller, InferenceService
 
+    settings = args.settings
     try:
-        settings = load_settings(args.config)
         data = sys.stdin.buffer.read() if str(args.image) == "-" else args.image.read_bytes()
-    except (ConfigError, OSError) as e:
+    except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if settings.emulator.weights == "auto":

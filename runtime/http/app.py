@@ -21,7 +21,6 @@ class AppContext:
     service: InferenceService
     host: Any = None  # runtime.host.WorkerHost when the config names a `main` module
     preload: list[str] = field(default_factory=list)  # models to load at start (`dev` with [emulator] preload)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def create_app(ctx: AppContext) -> Starlette:

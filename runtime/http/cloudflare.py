@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..catalog import ModelEntry
-from ..listing import author_of, matches_task, model_object
 from ..errors import BadInput, EmuError, NoRoute
+from ..listing import author_of, matches_task, model_object
 from ..schemas import model_schema
 from ..service import Caller
 from . import wire

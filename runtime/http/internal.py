@@ -6,7 +6,6 @@ Read-only views of the ledger; nothing here runs inference or writes rows.
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import AuthenticationError
 from ..faults import FaultSpecError, Rule
-from ..metering.report import ReportCache, ReportError, money
+from ..metering.report import ReportCache, ReportError
 from .wire import check_token
 
 PREFIX = "/cdn-cgi/emu"
@@ -33,13 +32,7 @@ def routes(ctx: Any) -> list[BaseRoute]:
     service = ctx.service
     reports = ReportCache(service.ledger) if service.ledger is not None else None
 
-    def budget() -> dict[str, Any] | None:
-        """The service's budget status, with amounts as plain decimal strings (no exponent, no padding zeros)."""
-        status = service.budget_status()
-        if status is not None:
-            for key in ("budget_usd_per_day", "spent_today_usd"):
-                status[key] = money(Decimal(status[key]))
-        return status
+    budget = service.budget_status
 
     async def costs(request: Request) -> Response:
         q = request.query_params

@@ -12,12 +12,13 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request as StarletteRequest
-from starlette.responses import PlainTextResponse, Response as StarletteResponse
+from starlette.responses import PlainTextResponse
+from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route
 
 from ..binding import CURRENT_ROUTE
-from ..requestlog import weights_used
 from ..host import NotAResponse, WorkerLoadError, user_traceback
+from ..requestlog import weights_used
 from ..workers import Context, Request, Response
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

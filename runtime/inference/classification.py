@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..errors import BadInput, ModelError
 from . import transforms
-from .model import Family, int_param, register
+from .model import Family, int_param
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 
@@ -49,7 +49,6 @@ def read_labels(folder: Path, config: Mapping[str, Any]) -> dict[int, str]:
     return {}
 
 
-@register
 class ClassifierFamily(Family):
     """Any single-image classifier: resize (+ crop), rescale, normalise, logits -> sorted top-k labels.
 

@@ -8,9 +8,10 @@ import warnings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from ..settings import default_of
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_PIXELS: int = default_of("max_image_pixels")
 
 # Magic numbers, checked before Pillow sees the bytes so that formats we do not serve (TIFF, PSD, ...)
 # are refused by name rather than half-decoded.

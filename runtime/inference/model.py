@@ -14,7 +14,6 @@ from PIL import Image
 
 from ..errors import BadInput, ModelError
 from .images import DEFAULT_MAX_PIXELS, decode_image
-from .session import open_session
 
 ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
@@ -99,37 +98,20 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def onnx_file(folder: Path, variant: str = "model.onnx") -> Path:
-    """The ONNX file of a model folder: onnx/<variant>, else onnx/model.onnx, else a model.onnx at the top."""
+def find_onnx(folder: Path, variant: str = "model.onnx") -> Path | None:
+    """The one search order for a folder's ONNX file: onnx/<variant>, onnx/model.onnx, <variant>, model.onnx."""
     for candidate in (folder / "onnx" / variant, folder / "onnx" / "model.onnx", folder / variant,
                       folder / "model.onnx"):
         if candidate.is_file():
             return candidate
-    raise ModelError(f"no ONNX model in {folder} (looked for onnx/{variant} and onnx/model.onnx)")
+    return None
 
 
-_FAMILIES: list[type[Family]] = []
-
-
-def register(family: type[Family]) -> type[Family]:
-    """Class decorator: families are tried in registration order; classification is the fallback."""
-    _FAMILIES.append(family)
-    return family
-
-
-def family_for(config: Mapping[str, Any], processor: Mapping[str, Any], task: str | None) -> type[Family]:
-    from . import classification, detection, yolox  # noqa: F401 - importing registers the families
-
-    kind = config.get("model_type") or processor.get("image_processor_type") or "unknown"
-    for family in _FAMILIES:
-        if family.matches(config, processor):
-            if task is not None and family.task != task:
-                raise ModelError(f"model_type {kind!r} is a {family.task} model, not {task}")
-            return family
-    for family in _FAMILIES:
-        if (task is None or family.task == task) and getattr(family, "fallback", False):
-            return family
-    raise ModelError(f"no {task or 'model'} family reads model_type {kind!r}")
+def onnx_file(folder: Path, variant: str = "model.onnx") -> Path:
+    found = find_onnx(folder, variant)
+    if found is None:
+        raise ModelError(f"no ONNX model in {folder} (looked for onnx/{variant} and onnx/model.onnx)")
+    return found
 
 
 @dataclass
@@ -146,16 +128,3 @@ class LoadedModel:
     def predict(self, data: bytes, params: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
         """Image bytes to the Workers AI output; `params` must already have passed `check_params`."""
         return self.family.predict(decode_image(data, max_pixels), params)
-
-
-def load_model(folder: Path, task: str | None = None, variant: str = "model.onnx",
-               intra_op_threads: int = 1) -> LoadedModel:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelError(f"model folder {folder} does not exist")
-    config = read_json(folder / "config.json")
-    processor = read_json(folder / "preprocessor_config.json")
-    family_cls = family_for(config, processor, task)
-    path = onnx_file(folder, variant)
-    session = open_session(path, intra_op_threads)
-    return LoadedModel(folder=folder, onnx_path=path, family=family_cls(folder, config, processor, session))

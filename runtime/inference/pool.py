@@ -10,16 +10,17 @@ Which weights answer is decided here (`[emulator] weights`):
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-import logging
-
 from ..catalog import ModelEntry
 from ..errors import EmuError, InferenceTimeout, ModelLoading, ModelUnavailable
-from .model import LoadedModel, load_model
+from ..settings import default_of
+from .families import load_model
+from .model import LoadedModel
 from .standins import REAL, StandIn, for_task
 from .store import ModelStore
 
@@ -39,8 +40,8 @@ class _Loading:
 class ModelPool:
     """One LoadedModel (one onnxruntime session) per model name, shared by every door."""
 
-    def __init__(self, store: ModelStore, intra_op_threads: int = 1, auto_pull: bool = True,
-                 weights: str = "auto") -> None:
+    def __init__(self, store: ModelStore, intra_op_threads: int = default_of("intra_op_threads"),
+                 auto_pull: bool = default_of("auto_pull"), weights: str = default_of("weights")) -> None:
         if weights not in WEIGHTS_MODES:
             raise ValueError(f"weights must be one of {WEIGHTS_MODES}, not {weights!r}")
         self.store = store

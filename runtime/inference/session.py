@@ -11,6 +11,7 @@ from typing import Callable, TypeVar
 import onnxruntime as ort
 
 from ..errors import CAPACITY_TEXT, InferenceTimeout, ModelError, OutOfCapacity
+from ..settings import default_of
 
 T = TypeVar("T")
 
@@ -34,7 +35,9 @@ class InferenceSlots:
     onnxruntime already spreads one run over all cores, so more parallel runs only add contention.
     """
 
-    def __init__(self, concurrency: int = 1, max_queue: int = 64, queue_timeout_s: float = 60.0) -> None:
+    def __init__(self, concurrency: int = default_of("max_concurrent_inferences"),
+                 max_queue: int = default_of("max_queue"),
+                 queue_timeout_s: float = default_of("queue_timeout_s")) -> None:
         self.concurrency = max(1, concurrency)
         self.max_queue = max_queue
         self.queue_timeout_s = queue_timeout_s
@@ -76,10 +79,6 @@ class InferenceSlots:
                 with self._lock:
                     self._pending -= 1
             raise
-
-    def run_sync(self, fn: Callable[[], T]) -> T:
-        """For callers without an event loop (the CLI): same bound, blocking."""
-        return self._executor.submit(fn).result()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

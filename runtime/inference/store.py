@@ -1,132 +1,24 @@
-"""Model folders on disk: where a catalog model's files are, whether they are complete, and pulling them.
+"""Model folders on disk: where a catalog model's files are and whether they are complete (pulling them from
+the Hugging Face Hub is hub.py).
 
-A pulled model lives in `<state>/models/<source repo>` in the Hugging Face layout. Files come through
-`huggingface_hub` (so `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` and its cache apply), are checked against
-the Hub's size and sha256 (LFS) or git blob id, then linked into the folder under a temporary name and
-renamed. A manifest written last is what makes a pulled folder count as present, so an interrupted pull
-never does.
+A pulled model lives in `<state>/models/<source repo>` in the Hugging Face layout, with a manifest written last.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-import shutil
 import threading
-import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..catalog import ModelEntry
-from ..errors import ModelUnavailable
+from .hub import CONFIG_FILES, MANIFEST, REQUIRED, HubPull, PullState, git_blob_sha1, sha256_of
+from .model import find_onnx
 
-REQUIRED = ("config.json",)
-CONFIG_FILES = ("config.json", "preprocessor_config.json")
-OPTIONAL = ("preprocessor_config.json",)  # fetched when the repository has it
-MANIFEST = ".workers-ai-emu.json"  # written last: its presence means every file it lists was verified
-ASSUMED_BYTES_PER_S = 5_000_000.0  # download rate assumed before one is measured
-LOAD_S = 3.0  # building the onnxruntime session after the download
-CHUNK = 1 << 20
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+__all__ = ["MANIFEST", "ModelStore"]
 
 
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def git_blob_sha1(path: Path) -> str:
-    """The git object id of a file (what the Hub reports as `blobId` for files not in LFS)."""
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@dataclass
-class Expected:
-    """What the Hub says a file is: its size and a digest (sha256 for LFS files, else the git blob sha1)."""
-
-    name: str
-    size: int | None = None
-    sha256: str | None = None
-    git_sha1: str | None = None
-
-
-@dataclass
-class PullState:
-    """Bytes fetched so far for one model, for progress bars and the HF door's `estimated_time`."""
-
-    total: int | None = None
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    listeners: list[Callable[["PullState"], None]] = field(default_factory=list)
-
-    def add(self, n: int) -> None:
-        self.done += n
-        for listener in self.listeners:
-            listener(self)
-
-    def estimated_time(self) -> float:
-        elapsed = time.monotonic() - self.started
-        rate = self.done / elapsed if self.done > 0 and elapsed > 1.0 else ASSUMED_BYTES_PER_S
-        remaining = max(0, (self.total or 0) - self.done)
-        return round(remaining / max(rate, 1.0) + LOAD_S, 1)
-
-
-def _bar_class(state: PullState) -> type:
-    """A tqdm stand-in for `hf_hub_download` that counts bytes into `state` (huggingface_hub calls update/close)."""
-
-    class Bar:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def update(self, n: int | float | None = 1) -> None:
-            state.add(int(n or 0))
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self) -> "Bar":
-            return self
-
-        def __exit__(self, *exc: Any) -> bool:
-            return False
-
-    return Bar
-
-
-def _endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
-
-
-def _cache_dir() -> str | None:
-    """huggingface_hub's cache, from the environment at call time (its own constants are read once at import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    return None
-
-
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.is_offline_mode())
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text[:300] + ("…" if len(text) > 300 else "")
-
-
-class ModelStore:
+class ModelStore(HubPull):
     """Finds model folders: the configured `path`, else `<state>/models/<source repo>`; pulls the latter."""
 
     def __init__(self, state_dir: Path, cache_dir: Path | None = None) -> None:
@@ -135,10 +27,6 @@ class ModelStore:
         self._pulls: dict[str, PullState] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-
-    @property
-    def cache_dir(self) -> str | None:
-        return str(self._cache_dir) if self._cache_dir is not None else _cache_dir()
 
     # -- where files are -------------------------------------------------------------------------------------
 
@@ -159,8 +47,7 @@ class ModelStore:
         if entry.path is not None:
             if not all((folder / name).is_file() for name in REQUIRED):
                 return False
-            return any(p.is_file() for p in (folder / "onnx" / entry.variant, folder / "onnx" / "model.onnx",
-                                              folder / entry.variant, folder / "model.onnx"))
+            return find_onnx(folder, entry.variant) is not None
         manifest = self.manifest(entry)
         if manifest is None:
             return False
@@ -185,12 +72,8 @@ class ModelStore:
         manifest = self.manifest(entry) if entry.path is None else None
         if manifest is not None:
             return [folder / name for name in manifest["files"]]
-        candidates = [folder / n for n in CONFIG_FILES]
-        for onnx in (folder / "onnx" / entry.variant, folder / "onnx" / "model.onnx", folder / "model.onnx"):
-            if onnx.is_file():
-                candidates.append(onnx)
-                break
-        return [p for p in candidates if p.is_file()]
+        onnx = find_onnx(folder, entry.variant)
+        return [p for p in (folder / n for n in CONFIG_FILES) if p.is_file()] + ([onnx] if onnx else [])
 
     def size_on_disk(self, entry: ModelEntry) -> int | None:
         if not self.is_complete(entry):
@@ -198,173 +81,6 @@ class ModelStore:
         return sum(p.stat().st_size for p in self.files_of(entry))
 
     # -- pulling ---------------------------------------------------------------------------------------------
-
-    def can_pull(self, entry: ModelEntry) -> bool:
-        return entry.path is None and entry.source is not None
-
-    def estimated_time(self, entry: ModelEntry) -> float | None:
-        """Seconds until a pull in progress is done and loaded; None when none is running or its size is unknown."""
-        state = self._pulls.get(entry.name)
-        if state is None or state.total is None:
-            return None
-        return state.estimated_time()
-
-    def pull_state(self, entry: ModelEntry) -> PullState | None:
-        return self._pulls.get(entry.name)
-
-    def _lock_for(self, name: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(name, threading.Lock())
-
-    def pull(self, entry: ModelEntry, progress: bool = False, variant: str | None = None,
-             force: bool = False, on_start: Callable[[PullState], None] | None = None) -> Path:
-        """Download the model's files; blocking, idempotent. Raises ModelUnavailable saying what to do instead."""
-        if not self.can_pull(entry):
-            raise ModelUnavailable(self.missing_message(entry))
-        variant = variant or entry.variant
-        wanted = entry if variant == entry.variant else _with_variant(entry, variant)
-        from huggingface_hub.utils import WeakFileLock
-
-        with self._lock_for(entry.name):
-            if not force and self.is_complete(wanted):
-                return self.folder_for(entry)
-            lock_path = self.root / ".locks" / (str(entry.source).replace("/", "--") + ".lock")
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            state = PullState()
-            if on_start is not None:
-                on_start(state)
-            self._pulls[entry.name] = state
-            try:
-                with WeakFileLock(lock_path):  # another process (a CLI pull beside `dev`) may be pulling it too
-                    if not force and self.is_complete(wanted):
-                        return self.folder_for(entry)
-                    return self._pull(entry, variant, state, progress, force)
-            finally:
-                self._pulls.pop(entry.name, None)
-
-    def _pull(self, entry: ModelEntry, variant: str, state: PullState, progress: bool, force: bool) -> Path:
-        source = str(entry.source)
-        names = [*CONFIG_FILES, f"onnx/{variant}"]
-        if _offline():
-            return self._from_cache(entry, names, variant)
-        expected, commit = self._expected(entry, names, variant)
-        state.total = sum(e.size or 0 for e in expected)
-        folder = self.folder_for(entry)
-        folder.mkdir(parents=True, exist_ok=True)
-        quiet = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes", "on")
-        bars = _progress_bars(entry, state) if progress and not quiet else None
-        try:
-            placed: dict[str, dict[str, Any]] = {}
-            for exp in expected:
-                cached = self._download(entry, exp.name, commit, state, force)
-                placed[exp.name] = self._verify_and_place(entry, exp, cached, folder)
-        finally:
-            if bars is not None:
-                bars.stop()
-        self._write_manifest(entry, folder, placed, commit)
-        return folder
-
-    def _expected(self, entry: ModelEntry, names: list[str], variant: str) -> tuple[list[Expected], str | None]:
-        from huggingface_hub import HfApi
-
-        source = str(entry.source)
-        try:
-            info = HfApi(endpoint=_endpoint()).model_info(source, files_metadata=True)
-        except Exception as e:  # noqa: BLE001 - every failure becomes one line saying what to do
-            raise ModelUnavailable(self._hub_error(entry, e)) from None
-        siblings = {s.rfilename: s for s in (info.siblings or [])}
-        onnx_name = f"onnx/{variant}"
-        if onnx_name not in siblings:
-            variants = sorted(n.removeprefix("onnx/") for n in siblings if n.startswith("onnx/") and
-                              n.endswith(".onnx"))
-            raise ModelUnavailable(f"Hub repository {source} has no {onnx_name} (variants there: "
-                                   f"{', '.join(variants) or 'none'}); choose one with --variant or `variant =`")
-        if "config.json" not in siblings:
-            raise ModelUnavailable(f"Hub repository {source} has no config.json, so it is not in the Hugging Face "
-                                   f"layout this emulator reads")
-        expected = []
-        for name in names:
-            sibling = siblings.get(name)
-            if sibling is None:
-                continue  # optional files (preprocessor_config.json) the repository lacks
-            lfs = sibling.lfs
-            expected.append(Expected(
-                name=name,
-                size=(lfs.size if lfs is not None else sibling.size),
-                sha256=(lfs.sha256 if lfs is not None else None),
-                git_sha1=(sibling.blob_id if lfs is None else None),
-            ))
-        return expected, getattr(info, "sha", None)
-
-    def _download(self, entry: ModelEntry, name: str, commit: str | None, state: PullState, force: bool) -> Path:
-        from huggingface_hub import hf_hub_download
-
-        try:
-            path = hf_hub_download(str(entry.source), name, revision=commit, cache_dir=self.cache_dir,
-                                   endpoint=_endpoint(), tqdm_class=_bar_class(state), force_download=force)
-        except Exception as e:  # noqa: BLE001
-            raise ModelUnavailable(self._hub_error(entry, e, name)) from None
-        return Path(path)
-
-    def _verify_and_place(self, entry: ModelEntry, exp: Expected, cached: Path, folder: Path) -> dict[str, Any]:
-        """Check the cached file against the Hub's facts; a bad file is deleted from the cache and refused."""
-        blob = cached.resolve()
-        size = blob.stat().st_size
-        problem = None
-        digest = None
-        if exp.size is not None and size != exp.size:
-            problem = f"is {size} bytes, the Hub says {exp.size} (truncated or corrupt download)"
-        elif exp.sha256 is not None:
-            digest = sha256_of(blob)
-            if digest != exp.sha256.lower():
-                problem = f"has sha256 {digest[:16]}…, the Hub says {exp.sha256[:16]}… (corrupt download)"
-        elif exp.git_sha1 is not None:
-            got = git_blob_sha1(blob)
-            if got != exp.git_sha1.lower():
-                problem = f"has git id {got[:12]}…, the Hub says {exp.git_sha1[:12]}… (corrupt download)"
-        if problem is not None:
-            for bad in (cached, blob):
-                try:
-                    bad.unlink()
-                except OSError:
-                    pass
-            raise ModelUnavailable(f"Model {entry.name}: {entry.source}/{exp.name} {problem}; the file was "
-                                   f"deleted, run `workers-ai-emu models pull {entry.name}` again")
-        _place(blob, folder / exp.name)
-        return {"size": size, "sha256": digest or exp.sha256, "git_sha1": exp.git_sha1}
-
-    def _from_cache(self, entry: ModelEntry, names: list[str], variant: str) -> Path:
-        """Offline: take the files from huggingface_hub's cache if a previous download left them there."""
-        from huggingface_hub import hf_hub_download
-
-        found: dict[str, Path] = {}
-        for name in names:
-            try:
-                found[name] = Path(hf_hub_download(str(entry.source), name, cache_dir=self.cache_dir,
-                                                   local_files_only=True))
-            except Exception:  # noqa: BLE001 - absent from the cache
-                if name not in OPTIONAL:
-                    raise ModelUnavailable(self.offline_message(entry)) from None
-        folder = self.folder_for(entry)
-        folder.mkdir(parents=True, exist_ok=True)
-        placed = {}
-        for name, cached in found.items():
-            blob_name = cached.resolve().name  # the cache names blobs by sha256 (LFS) or git blob id
-            exp = Expected(name, sha256=blob_name if _SHA256.match(blob_name) else None,
-                           git_sha1=blob_name if _SHA1.match(blob_name) else None)
-            placed[name] = self._verify_and_place(entry, exp, cached, folder)
-        self._write_manifest(entry, folder, placed, None)
-        return folder
-
-    def _write_manifest(self, entry: ModelEntry, folder: Path, placed: dict[str, dict[str, Any]],
-                        commit: str | None) -> None:
-        old = self.manifest(entry) or {}
-        files = {**(old.get("files") or {}), **placed}
-        data = {"source": entry.source, "commit": commit or old.get("commit"), "files": files,
-                "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        tmp = folder / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        os.replace(tmp, folder / MANIFEST)
 
     def verify(self, entry: ModelEntry) -> list[str]:
         """Re-hash a pulled folder against its manifest; the problems found (empty: all good)."""
@@ -392,79 +108,3 @@ class ModelStore:
             return f"Model {entry.name}: folder {entry.path} is missing or incomplete (needs config.json and onnx/)"
         return (f"Model {entry.name} has no weights on disk: run `workers-ai-emu models pull {entry.name}` "
                 f"or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml")
-
-    def offline_message(self, entry: ModelEntry) -> str:
-        return (f"Model {entry.name} is not on disk and HF_HUB_OFFLINE is set, so {entry.source} cannot be "
-                f"downloaded: unset HF_HUB_OFFLINE and run `workers-ai-emu models pull {entry.name}` where there "
-                f"is network, or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml")
-
-    def _hub_error(self, entry: ModelEntry, error: BaseException, name: str | None = None) -> str:
-        from huggingface_hub import errors as hf
-
-        what = f"{entry.source}/{name}" if name else str(entry.source)
-        fix = (f"run `workers-ai-emu models pull {entry.name}` again, or map the model to a local folder with "
-               f"[[ai.models]] path = ... in wrangler-like.toml")
-        if isinstance(error, hf.OfflineModeIsEnabled):
-            return self.offline_message(entry)
-        if isinstance(error, hf.GatedRepoError):
-            return f"Model {entry.name}: {entry.source} is gated on the Hub: accept its terms and set HF_TOKEN"
-        if isinstance(error, hf.RepositoryNotFoundError):
-            return (f"Model {entry.name}: Hub repository {entry.source} not found at {_endpoint()} "
-                    f"(private? set HF_TOKEN); fix `source =` or map the model to a local folder with `path =`")
-        remote_missing = getattr(hf, "RemoteEntryNotFoundError", None) or getattr(hf, "EntryNotFoundError")
-        if isinstance(error, (hf.RevisionNotFoundError, remote_missing)):
-            return f"Model {entry.name}: {what} does not exist on the Hub ({_one_line(error)})"
-        if isinstance(error, hf.HfHubHTTPError):
-            status = getattr(getattr(error, "response", None), "status_code", "?")
-            return f"Model {entry.name}: the Hub at {_endpoint()} answered HTTP {status} for {what}; {fix}"
-        text = _one_line(error)
-        if "Consistency check failed" in text or "should be of size" in text:
-            return (f"Model {entry.name}: the download of {what} was cut short (size does not match the Hub's); "
-                    f"nothing was kept, run `workers-ai-emu models pull {entry.name}` again")
-        if isinstance(error, (ConnectionError, TimeoutError, OSError)) or "connect" in text.lower() \
-                or type(error).__module__.startswith(("httpx", "httpcore")):
-            return (f"Model {entry.name}: cannot reach the Hugging Face Hub at {_endpoint()} to download "
-                    f"{entry.source} (no network?): connect and {fix}; HF_ENDPOINT may name a mirror")
-        return f"Model {entry.name}: downloading {what} failed ({type(error).__name__}: {text}); {fix}"
-
-
-def _with_variant(entry: ModelEntry, variant: str) -> ModelEntry:
-    from dataclasses import replace
-
-    return replace(entry, variant=variant)
-
-
-def _place(blob: Path, dest: Path) -> None:
-    """Link (or copy) a verified cache blob into the model folder under a temporary name, then rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        try:
-            os.link(blob, tmp)
-        except OSError:
-            shutil.copyfile(blob, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class _Bars:
-    def __init__(self, progress: Any) -> None:
-        self.progress = progress
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-def _progress_bars(entry: ModelEntry, state: PullState) -> _Bars:
-    """One rich progress bar (on stderr) for the whole model's bytes."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, \
-        TransferSpeedColumn
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                        TimeRemainingColumn(), console=Console(stderr=True), transient=False)
-    task = progress.add_task(f"{entry.name}", total=state.total or None)
-    progress.start()
-    state.listeners.append(lambda s: progress.update(task, completed=s.done))
-    return _Bars(progress)

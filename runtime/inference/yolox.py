@@ -15,7 +15,6 @@ from PIL import Image
 from ..errors import ModelError
 from . import transforms
 from .detection import DetectionFamily, detections
-from .model import register
 
 DEFAULT_STRIDES = (8, 16, 32)
 DEFAULT_NMS_IOU = 0.45
@@ -63,7 +62,6 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_
     return nms(shifted, scores, iou_threshold)
 
 
-@register
 class YoloxFamily(DetectionFamily):
     """Letterbox to the input size, BGR raw 0-255 input, grid decoding, objectness x class score, per-class NMS."""
 

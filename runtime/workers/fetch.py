@@ -9,10 +9,6 @@ import orjson
 
 BodyInit = str | bytes | bytearray | memoryview | None
 
-STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found",
-               303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
-               404: "Not Found", 500: "Internal Server Error"}
-
 
 class JsObject(dict):
     """A dict that also allows attribute access, as the JS objects Python Workers code receives do
@@ -175,7 +171,8 @@ class FormData(Mapping[str, Any]):
 
 async def parse_form(body: bytes, content_type: str) -> FormData:
     """multipart/form-data (python-multipart, through starlette's parser) or application/x-www-form-urlencoded."""
-    from starlette.datastructures import Headers as HttpHeaders, UploadFile
+    from starlette.datastructures import Headers as HttpHeaders
+    from starlette.datastructures import UploadFile
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     if content_type.lower().startswith("application/x-www-form-urlencoded"):
