@@ -1,7 +1,8 @@
 """Workers AI's input and output JSON schemas per task, as data (served by `GET .../ai/models/schema`).
 
-The shapes follow Workers AI's published model schemas; the optional parameters are the ones this emulator's
-task families accept (see `params_allowed` in runtime/inference), with the model's catalog defaults.
+The shapes follow Workers AI's published model schemas; the optional parameters are generated from the
+declarations the task families validate requests with (`Family.params`, runtime/inference), with the model's
+catalog defaults.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ IMAGE_ARRAY: dict[str, Any] = {
     "items": {"type": "integer", "minimum": 0, "maximum": 255, "description": "One byte, 0 to 255"},
 }
 
-PARAMETERS: dict[str, dict[str, Any]] = {
-    "object-detection": {
-        "threshold": {"type": "number", "minimum": 0, "maximum": 1,
-                      "description": "Only detections scoring above this are returned"},
-    },
-    "image-classification": {
-        "top_k": {"type": "integer", "minimum": 1, "description": "How many of the best labels to return"},
-        "function_to_apply": {"type": "string", "enum": ["softmax", "sigmoid", "none"],
-                              "description": "How the model's logits become scores"},
-    },
-}
+def parameters(task: str) -> dict[str, dict[str, Any]] | None:
+    """The JSON Schema of each parameter a task's families take (all families of a task take the same)."""
+    from .inference.families import FAMILIES
+
+    for family in FAMILIES:
+        if family.task == task:
+            return {name: param.schema() for name, param in family.params.items()}
+    return None
 
 OUTPUTS: dict[str, dict[str, Any]] = {
     "object-detection": {
@@ -67,7 +65,7 @@ OUTPUTS: dict[str, dict[str, Any]] = {
 
 
 def input_schema(task: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    params = copy.deepcopy(PARAMETERS.get(task))
+    params = parameters(task)
     if params is None:
         raise NoSuchModel(f"No schema for task {task}")
     for name, value in (defaults or {}).items():

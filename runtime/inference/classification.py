@@ -9,9 +9,9 @@ from typing import Any, Mapping
 import numpy as np
 from PIL import Image
 
-from ..errors import BadInput, ModelError
+from ..errors import ModelError
 from . import transforms
-from .model import Family, int_param
+from .model import Family, Param
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 
@@ -57,7 +57,10 @@ class ClassifierFamily(Family):
     """
 
     task = "image-classification"
-    params_allowed = ("top_k", "function_to_apply")
+    params = {
+        "top_k": Param("integer", "How many of the best labels to return", minimum=1),
+        "function_to_apply": Param("string", "How the model's logits become scores", choices=FUNCTIONS),
+    }
     fallback = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -110,12 +113,9 @@ class ClassifierFamily(Family):
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         checked = super().check_params(params)
-        top_k = int_param(checked, "top_k", 1) if "top_k" in checked else 5
+        top_k = checked.get("top_k", 5)
         checked["top_k"] = min(top_k, self.num_labels) if self.num_labels else top_k
-        fn = checked.get("function_to_apply", self.default_function)
-        if not isinstance(fn, str) or fn.lower() not in FUNCTIONS:
-            raise BadInput(f"parameter 'function_to_apply' must be one of {', '.join(FUNCTIONS)}, not {fn!r}")
-        checked["function_to_apply"] = fn.lower()
+        checked.setdefault("function_to_apply", self.default_function)
         return checked
 
     def pixel_values_for(self, image: Image.Image) -> np.ndarray:

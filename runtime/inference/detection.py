@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .model import Family, number_param
+from .model import Family, Param
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -28,12 +28,10 @@ def detections(scores: np.ndarray, labels: list[str], boxes: np.ndarray) -> list
 
 class DetectionFamily(Family):
     task = "object-detection"
-    params_allowed = ("threshold",)
+    params = {"threshold": Param("number", "Only detections scoring above this are returned", 0.0, 1.0)}
     default_threshold = 0.5
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         checked = super().check_params(params)
-        checked["threshold"] = (
-            number_param(checked, "threshold", 0.0, 1.0) if "threshold" in checked else self.default_threshold
-        )
+        checked.setdefault("threshold", self.default_threshold)
         return checked

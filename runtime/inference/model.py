@@ -22,7 +22,7 @@ class Family:
     """A task family: pre-processing, the ONNX call and post-processing shared by all its models."""
 
     task: ClassVar[str]
-    params_allowed: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[dict[str, Param]] = {}  # the request parameters the family takes
 
     def __init__(self, folder: Path, config: Mapping[str, Any], processor: Mapping[str, Any],
                  session: ort.InferenceSession) -> None:
@@ -43,11 +43,11 @@ class Family:
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validated parameters with their defaults; BadInput naming any unknown or mistyped one."""
-        unknown = sorted(set(params) - set(self.params_allowed))
+        unknown = sorted(set(params) - set(self.params))
         if unknown:
-            allowed = ", ".join(self.params_allowed) or "none"
+            allowed = ", ".join(self.params) or "none"
             raise BadInput(f"unknown parameter {unknown[0]!r} for {self.task} (allowed: {allowed})")
-        return dict(params)
+        return {name: self.params[name].check(name, value) for name, value in params.items()}
 
     def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -65,24 +65,48 @@ class Family:
         return dict(zip(self.outputs, values))
 
 
-def number_param(params: Mapping[str, Any], name: str, low: float, high: float) -> float:
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
-    if not low <= value <= high:
-        raise BadInput(f"parameter {name!r} must be between {low} and {high}, not {value!r}")
-    return float(value)
+@dataclass(frozen=True)
+class Param:
+    """One request parameter of a task family, declared once: request validation (`check`) and the
+    `GET .../ai/models/schema` JSON Schema (`schema`) both come from it."""
 
+    kind: str  # "number" | "integer" | "string"
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
 
-def int_param(params: Mapping[str, Any], name: str, low: int) -> int:
-    value = params[name]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"parameter {name!r} must be an integer, not {value!r}")
-    if value < low:
-        raise BadInput(f"parameter {name!r} must be at least {low}, not {value!r}")
-    return value
+    def check(self, name: str, value: Any) -> Any:
+        """The valid value (numbers as float/int, choices lower-cased); BadInput naming the parameter."""
+        if self.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
+            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None
+                                                                       and value > self.maximum):
+                raise BadInput(f"parameter {name!r} must be between {self.minimum} and {self.maximum}, not {value!r}")
+            return float(value)
+        if self.kind == "integer":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise BadInput(f"parameter {name!r} must be an integer, not {value!r}")
+            if self.minimum is not None and value < self.minimum:
+                raise BadInput(f"parameter {name!r} must be at least {int(self.minimum)}, not {value!r}")
+            return value
+        if not isinstance(value, str) or (self.choices and value.lower() not in self.choices):
+            raise BadInput(f"parameter {name!r} must be one of {', '.join(self.choices)}, not {value!r}")
+        return value.lower() if self.choices else value
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind}
+        if self.minimum is not None:
+            out["minimum"] = self.minimum if self.kind == "number" else int(self.minimum)
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.choices:
+            out["enum"] = list(self.choices)
+        out["description"] = self.doc
+        return out
 
 
 def read_json(path: Path) -> dict[str, Any]:
