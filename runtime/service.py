@@ -129,9 +129,6 @@ class InferenceService:
         # the service's own copy, with the state folder resolved against the config's folder
         return cls(catalog, ledger, replace(settings.emulator, state_dir=settings.state_dir))
 
-    def resolve(self, model: str, source: str = "binding") -> ModelEntry:
-        """A model by Workers AI name, or (for the Hugging Face door) by Hub id."""
-        return self.catalog.by_hf_id(model) if source == "hf" else self.catalog.get(model)
 
     def _check_budget(self) -> None:
         status = self.budget_status()
@@ -153,7 +150,7 @@ class InferenceService:
         entry: ModelEntry | None = None
         weights: str | None = None
         try:
-            entry = self.resolve(model, caller.source)
+            entry = self.catalog.get(model)
             delay, fault = self.faults.take(entry.name, model, *([entry.hf_id] if entry.hf_id else []))
             if delay:
                 await asyncio.sleep(delay)
@@ -205,7 +202,7 @@ class InferenceService:
         if getattr(error, "metered", False):
             return
         try:
-            entry: ModelEntry | None = self.resolve(model, caller.source)
+            entry: ModelEntry | None = self.catalog.get(model)
         except EmuError:
             entry = None
         await self._meter(caller, model, entry, time.perf_counter(), error.outcome, billed=False, cached=False)

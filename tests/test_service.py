@@ -66,9 +66,9 @@ def test_failures_are_recorded_and_cost_nothing(tmp_path):
 def test_cache_hits_are_answered_from_memory_and_not_billed(tmp_path):
     service = make_service(tmp_path)
     caller = lambda: Caller(source="hf", use_cache=True)  # noqa: E731
-    first = service.run_sync("facebook/detr-resnet-50", IMAGE, {}, caller())
-    second = service.run_sync("facebook/detr-resnet-50", IMAGE, {}, caller())
-    other = service.run_sync("facebook/detr-resnet-50", IMAGE, {"threshold": 0.9}, caller())
+    first = service.run_sync(DETR, IMAGE, {}, caller())
+    second = service.run_sync(DETR, IMAGE, {}, caller())
+    other = service.run_sync(DETR, IMAGE, {"threshold": 0.9}, caller())
     assert second.cached and second.result == first.result and second.cost == 0
     assert not other.cached
     assert [r[2:4] for r in rows(service)] == [("0.0000075", 0), ("0", 1), ("0.0000075", 0)]
@@ -142,7 +142,7 @@ def test_a_loading_model_answers_503_to_impatient_callers_and_waits_for_patient_
 
     async def scenario():
         with pytest.raises(ModelLoading) as info:
-            await service.run("facebook/detr-resnet-50", IMAGE, None, Caller(source="hf", wait_for_model=False))
+            await service.run(DETR, IMAGE, None, Caller(source="hf", wait_for_model=False))
         assert info.value.estimated_time > 0 and info.value.hf_status == 503
         patient = asyncio.create_task(service.run(DETR, IMAGE, None, Caller(source="binding")))
         await asyncio.sleep(0.2)

@@ -218,7 +218,7 @@ def test_first_use_pulls_in_the_background(hub: FakeHub, tmp_path: Path) -> None
 
     async def scenario() -> None:
         with pytest.raises(ModelLoading) as loading:
-            await svc.run("facebook/detr-resnet-50", data, caller=Caller(source="hf", wait_for_model=False))
+            await svc.run(DETR, data, caller=Caller(source="hf", wait_for_model=False))
         assert 1.0 <= loading.value.estimated_time <= 120
         assert svc.pool.status(svc.catalog.get(DETR)) == "loading"
         outcome = await svc.run(DETR, data, {"threshold": 0.0}, caller=Caller(source="rest"))  # waits

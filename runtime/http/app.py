@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from ..metering.report import ReportCache
+
+if TYPE_CHECKING:
+    from ..host import WorkerHost
 from ..service import InferenceService
 from ..settings import Settings
 
@@ -19,8 +23,13 @@ class AppContext:
 
     settings: Settings
     service: InferenceService
-    host: Any = None  # runtime.host.WorkerHost when the config names a `main` module
+    host: WorkerHost | None = None  # when the config names a `main` module
     preload: list[str] = field(default_factory=list)  # models to load at start (`dev` with [emulator] preload)
+    reports: ReportCache | None = field(init=False, default=None)  # the cost report cache of /cdn-cgi/emu
+
+    def __post_init__(self) -> None:
+        if self.service.ledger is not None:
+            self.reports = ReportCache(self.service.ledger)
 
 
 def create_app(ctx: AppContext) -> Starlette:

@@ -6,7 +6,7 @@ the service's typed EmuErrors with their Cloudflare code and status.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +17,9 @@ from ..listing import author_of, matches_task, model_object
 from ..schemas import model_schema
 from ..service import Caller
 from . import wire
+
+if TYPE_CHECKING:
+    from .app import AppContext
 
 PREFIX = "/client/v4"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -45,63 +48,72 @@ def positive_int(request: Request, name: str, default: int, high: int | None = N
     return min(value, high) if high else value
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
+async def run(request: Request) -> Response:
+    """POST .../ai/run/{model}: raw image bytes or {"image": [...]}, Cloudflare's envelope out."""
+    ctx = wire.begin(request)
     service = ctx.service
-    limits = service.settings
+    model = request.path_params["model"]
+    body = await wire.read_body(request, service.settings.max_body_bytes)
+    inputs: Any = None
+    if body:
+        if wire.is_json(request, body):
+            inputs = await wire.parse_json(body)
+            if not isinstance(inputs, dict):
+                raise BadInput(f"JSON body must be an object like {{\"image\": [...]}}, not "
+                               f"{type(inputs).__name__}")
+        else:
+            inputs = body
+    request_id = wire.request_id_of(request)
+    caller = Caller(source="rest", route=request.url.path, request_id=request_id)
+    outcome = await service.run(model, inputs, None, caller)
+    headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
+    return wire.json_response(envelope(outcome.result), 200, headers)
 
-    def guarded(handler: Callable[[Request, str], Awaitable[Response]], source: str | None = None
-                ) -> Callable[[Request], Awaitable[Response]]:
-        return wire.guarded(handler, service, error_response, source=source)
 
-    async def run(request: Request, request_id: str) -> Response:
-        model = request.path_params["model"]
-        body = await wire.read_body(request, limits.max_body_bytes)
-        inputs: Any = None
-        if body:
-            if wire.is_json(request, body):
-                inputs = await wire.parse_json(body)
-                if not isinstance(inputs, dict):
-                    raise BadInput(f"JSON body must be an object like {{\"image\": [...]}}, not "
-                                   f"{type(inputs).__name__}")
-            else:
-                inputs = body
-        caller = Caller(source="rest", route=request.url.path, request_id=request_id)
-        outcome = await service.run(model, inputs, None, caller)
-        headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
-        return wire.json_response(envelope(outcome.result), 200, headers)
+async def search(request: Request) -> Response:
+    """GET .../ai/models/search: the listed catalog models, filtered and paged as Cloudflare does."""
+    ctx = wire.begin(request)
+    q = request.query_params
+    page = positive_int(request, "page", 1)
+    per_page = positive_int(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    entries = [e for e in ctx.service.catalog if e.listed]
+    if q.get("task"):
+        entries = [e for e in entries if matches_task(e, q["task"])]
+    if q.get("author"):
+        entries = [e for e in entries if author_of(e.name).lower() == q["author"].strip().lower()]
+    if q.get("search"):
+        s = q["search"].strip().lower()
+        entries = [e for e in entries if s in e.name.lower() or s in e.description.lower()]
+    entries.sort(key=lambda e: e.name)
+    items = [model_object(e) for e in entries[(page - 1) * per_page: page * per_page]]
+    info = {"page": page, "per_page": per_page, "count": len(items), "total_count": len(entries)}
+    return wire.json_response(envelope(items, result_info=info), 200, wire.emu_headers(wire.request_id_of(request)))
 
-    async def search(request: Request, request_id: str) -> Response:
-        q = request.query_params
-        page = positive_int(request, "page", 1)
-        per_page = positive_int(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
-        entries = [e for e in service.catalog if e.listed]
-        if q.get("task"):
-            entries = [e for e in entries if matches_task(e, q["task"])]
-        if q.get("author"):
-            entries = [e for e in entries if author_of(e.name).lower() == q["author"].strip().lower()]
-        if q.get("search"):
-            s = q["search"].strip().lower()
-            entries = [e for e in entries if s in e.name.lower() or s in e.description.lower()]
-        entries.sort(key=lambda e: e.name)
-        items = [model_object(e) for e in entries[(page - 1) * per_page: page * per_page]]
-        info = {"page": page, "per_page": per_page, "count": len(items), "total_count": len(entries)}
-        return wire.json_response(envelope(items, result_info=info), 200, wire.emu_headers(request_id))
 
-    async def schema(request: Request, request_id: str) -> Response:
-        name = request.query_params.get("model")
-        if not name:
-            raise BadInput("query parameter 'model' is required")
-        entry = service.catalog.get(name)
-        return wire.json_response(envelope(model_schema(entry.task, entry.defaults)), 200,
-                                  wire.emu_headers(request_id))
+async def schema(request: Request) -> Response:
+    """GET .../ai/models/schema?model=...: the model's input and output JSON Schemas."""
+    ctx = wire.begin(request)
+    name = request.query_params.get("model")
+    if not name:
+        raise BadInput("query parameter 'model' is required")
+    entry = ctx.service.catalog.get(name)
+    return wire.json_response(envelope(model_schema(entry.task, entry.defaults)), 200,
+                              wire.emu_headers(wire.request_id_of(request)))
 
-    async def no_route(request: Request, request_id: str) -> Response:
-        raise NoRoute("No route for that URI")
 
-    api = [
-        Route("/accounts/{account_id}/ai/run/{model:path}", guarded(run, "rest"), methods=["POST"]),
-        Route("/accounts/{account_id}/ai/models/search", guarded(search), methods=["GET"]),
-        Route("/accounts/{account_id}/ai/models/schema", guarded(schema), methods=["GET"]),
-        Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),
-    ]
-    return [Mount(PREFIX, routes=api), Route(PREFIX, guarded(no_route), methods=ALL_METHODS)]
+async def no_route(request: Request) -> Response:
+    wire.begin(request)
+    raise NoRoute("No route for that URI")
+
+
+ROUTES = [
+    Route("/accounts/{account_id}/ai/run/{model:path}", run, methods=["POST"]),
+    Route("/accounts/{account_id}/ai/models/search", search, methods=["GET"]),
+    Route("/accounts/{account_id}/ai/models/schema", schema, methods=["GET"]),
+    Route("/{rest:path}", no_route, methods=ALL_METHODS),
+]
+
+
+def routes(ctx: AppContext) -> list[BaseRoute]:
+    app = wire.door(ctx, ROUTES, error_response, source="rest", model_param="model")
+    return [Mount(PREFIX, app=app), Route(PREFIX, app)]

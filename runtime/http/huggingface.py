@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from ..errors import BadInput, EmuError, ModelLoading, NoRoute
 from ..service import Caller, Outcome
 from . import wire
+
+if TYPE_CHECKING:
+    from .app import AppContext
 
 PREFIX = "/hf-inference"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -87,38 +90,47 @@ def success_headers(outcome: Outcome) -> dict[str, str]:
     }
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
+async def infer(request: Request) -> Response:
+    """POST /hf-inference/models/{hf_id}: the Hub id is looked up here (the service knows Workers AI names)."""
+    ctx = wire.begin(request)
     service = ctx.service
-    limits = service.settings
+    hf_id = request.path_params["hf_id"].strip("/")
+    if "/pipeline/" in hf_id:  # the older `/models/{id}/pipeline/{task}` form
+        hf_id = hf_id.split("/pipeline/", 1)[0]
+    entry = service.catalog.by_hf_id(hf_id)
+    body = await wire.read_body(request, service.settings.max_body_bytes)
+    params: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    inputs: Any = None
+    if body:
+        if wire.is_json(request, body):
+            inputs, params, options = split_payload(await wire.parse_json(body))
+        else:
+            inputs = body
+    caller = Caller(source="hf", route=request.url.path, request_id=wire.request_id_of(request),
+                    use_cache=choose(request, "x-use-cache", options, "use_cache", True),
+                    wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False))
+    outcome = await service.run(entry.name, inputs, params, caller)
+    return wire.json_response(outcome.result, 200, success_headers(outcome))
 
-    async def infer(request: Request, request_id: str) -> Response:
-        hf_id = request.path_params["hf_id"].strip("/")
-        if "/pipeline/" in hf_id:  # the older `/models/{id}/pipeline/{task}` form
-            hf_id = hf_id.split("/pipeline/", 1)[0]
-        body = await wire.read_body(request, limits.max_body_bytes)
-        params: dict[str, Any] = {}
-        options: dict[str, Any] = {}
-        inputs: Any = None
-        if body:
-            if wire.is_json(request, body):
-                inputs, params, options = split_payload(await wire.parse_json(body))
-            else:
-                inputs = body
-        caller = Caller(source="hf", route=request.url.path, request_id=request_id,
-                        use_cache=choose(request, "x-use-cache", options, "use_cache", True),
-                        wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False))
-        outcome = await service.run(hf_id, inputs, params, caller)
-        return wire.json_response(outcome.result, 200, success_headers(outcome))
 
-    async def no_route(request: Request, request_id: str) -> Response:
-        raise NoRoute(f"No route for {request.method} {request.url.path}; POST an image to "
-                      f"{PREFIX}/models/<model id>")
+async def no_route(request: Request) -> Response:
+    wire.begin(request)
+    raise NoRoute(f"No route for {request.method} {request.url.path}; POST an image to {PREFIX}/models/<model id>")
 
-    def guarded(handler: Any, source: str | None = None) -> Any:
-        return wire.guarded(handler, service, error_response, source=source, model_param="hf_id")
 
-    api = [
-        Route("/models/{hf_id:path}", guarded(infer, "hf"), methods=["POST"]),
-        Route("/{rest:path}", guarded(no_route), methods=ALL_METHODS),
-    ]
-    return [Mount(PREFIX, routes=api)]
+ROUTES = [
+    Route("/models/{hf_id:path}", infer, methods=["POST"]),
+    Route("/{rest:path}", no_route, methods=ALL_METHODS),
+]
+
+
+def routes(ctx: AppContext) -> list[BaseRoute]:
+    def workers_ai_name(hf_id: str) -> str:
+        try:
+            return ctx.service.catalog.by_hf_id(hf_id.split("/pipeline/", 1)[0]).name
+        except EmuError:
+            return hf_id
+
+    app = wire.door(ctx, ROUTES, error_response, source="hf", model_param="hf_id", model_name=workers_ai_name)
+    return [Mount(PREFIX, app=app)]

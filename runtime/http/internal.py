@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -16,8 +16,11 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import AuthenticationError
 from ..faults import FaultSpecError, Rule
-from ..metering.report import ReportCache, ReportError
-from .wire import check_token
+from ..metering.report import ReportError
+from .wire import check_token, context
+
+if TYPE_CHECKING:
+    from .app import AppContext
 
 PREFIX = "/cdn-cgi/emu"
 STATIC = Path(__file__).with_name("static")
@@ -28,91 +31,94 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
-    service = ctx.service
-    reports = ReportCache(service.ledger) if service.ledger is not None else None
+async def costs(request: Request) -> Response:
+    ctx = context(request)
+    service, reports = ctx.service, ctx.reports
+    q = request.query_params
+    unknown = sorted(set(q) - {"since", "until", "by"})
+    if unknown:
+        return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
+    if reports is None:
+        return _error(503, "metering is off: this emulator has no ledger")
+    try:
+        data = await asyncio.to_thread(reports.get, q.get("since"), q.get("until"), q.get("by", "model"))
+        data["budget"] = await asyncio.to_thread(service.budget_status)
+    except ReportError as e:
+        return _error(400, str(e))
+    return JSONResponse(data, headers={"cache-control": "no-store"})
 
-    budget = service.budget_status
+async def requests_(request: Request) -> Response:
+    service = context(request).service
+    raw = request.query_params.get("limit", "50")
+    try:
+        limit = int(raw)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        return _error(400, f"limit: {raw!r} is not a whole number from 1 to {MAX_LIMIT}")
+    if service.ledger is None:
+        return _error(503, "metering is off: this emulator has no ledger")
+    rows = await asyncio.to_thread(service.ledger.latest, limit)
+    return JSONResponse({"requests": rows}, headers={"cache-control": "no-store"})
 
-    async def costs(request: Request) -> Response:
-        q = request.query_params
-        unknown = sorted(set(q) - {"since", "until", "by"})
-        if unknown:
-            return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
-        if reports is None:
-            return _error(503, "metering is off: this emulator has no ledger")
+async def health(request: Request) -> Response:
+    service = context(request).service
+    ledger = service.ledger
+    return JSONResponse({
+        "status": "ok",
+        "models": len(service.catalog),
+        "ledger": None if ledger is None else {
+            "path": str(ledger.path) if ledger.path else ":memory:",
+            "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
+        },
+        "budget": await asyncio.to_thread(service.budget_status),
+    }, headers={"cache-control": "no-store"})
+
+async def ready(request: Request) -> Response:
+    """200 once every preloaded model is loaded; 503 naming what is still loading (or failed) before that."""
+    ok, models = context(request).service.readiness()
+    return JSONResponse({"status": "ready" if ok else "loading", "models": models},
+                        status_code=200 if ok else 503, headers={"cache-control": "no-store"})
+
+async def faults(request: Request) -> Response:
+    """GET: the fault rules in force. POST {"faults": [{code, model, rate, seed, times, delay_s}, ...]}:
+    replace them (an empty list clears them). DELETE: clear them. Token-protected when api_token is set."""
+    service = context(request).service
+    try:
+        check_token(request, service.settings.api_token)
+    except AuthenticationError as e:
+        return _error(401, e.message)
+    if request.method == "DELETE":
+        service.faults.clear()
+    elif request.method == "POST":
         try:
-            data = await asyncio.to_thread(reports.get, q.get("since"), q.get("until"), q.get("by", "model"))
-            data["budget"] = await asyncio.to_thread(budget)
-        except ReportError as e:
-            return _error(400, str(e))
-        return JSONResponse(data, headers={"cache-control": "no-store"})
-
-    async def requests_(request: Request) -> Response:
-        raw = request.query_params.get("limit", "50")
-        try:
-            limit = int(raw)
-            if not 1 <= limit <= MAX_LIMIT:
-                raise ValueError
+            body = await request.json()
         except ValueError:
-            return _error(400, f"limit: {raw!r} is not a whole number from 1 to {MAX_LIMIT}")
-        if service.ledger is None:
-            return _error(503, "metering is off: this emulator has no ledger")
-        rows = await asyncio.to_thread(service.ledger.latest, limit)
-        return JSONResponse({"requests": rows}, headers={"cache-control": "no-store"})
-
-    async def health(request: Request) -> Response:
-        ledger = service.ledger
-        return JSONResponse({
-            "status": "ok",
-            "models": len(service.catalog),
-            "ledger": None if ledger is None else {
-                "path": str(ledger.path) if ledger.path else ":memory:",
-                "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
-            },
-            "budget": await asyncio.to_thread(budget),
-        }, headers={"cache-control": "no-store"})
-
-    async def ready(request: Request) -> Response:
-        """200 once every preloaded model is loaded; 503 naming what is still loading (or failed) before that."""
-        ok, models = service.readiness()
-        return JSONResponse({"status": "ready" if ok else "loading", "models": models},
-                            status_code=200 if ok else 503, headers={"cache-control": "no-store"})
-
-    async def faults(request: Request) -> Response:
-        """GET: the fault rules in force. POST {"faults": [{code, model, rate, seed, times, delay_s}, ...]}:
-        replace them (an empty list clears them). DELETE: clear them. Token-protected when api_token is set."""
+            return _error(400, 'the body must be JSON: {"faults": [{"code": 3040, "rate": 0.25, "seed": 1}]}')
+        items = body.get("faults") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            return _error(400, 'the body must be {"faults": [...]}: a list of fault rules')
         try:
-            check_token(request, service.settings.api_token)
-        except AuthenticationError as e:
-            return _error(401, e.message)
-        if request.method == "DELETE":
-            service.faults.clear()
-        elif request.method == "POST":
-            try:
-                body = await request.json()
-            except ValueError:
-                return _error(400, 'the body must be JSON: {"faults": [{"code": 3040, "rate": 0.25, "seed": 1}]}')
-            items = body.get("faults") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                return _error(400, 'the body must be {"faults": [...]}: a list of fault rules')
-            try:
-                rules = [Rule.from_table(item) for item in items]
-            except FaultSpecError as e:
-                return _error(400, str(e))
-            service.faults.replace(rules)
-        return JSONResponse({"faults": [r.as_json() for r in service.faults.rules()]},
-                            headers={"cache-control": "no-store"})
+            rules = [Rule.from_table(item) for item in items]
+        except FaultSpecError as e:
+            return _error(400, str(e))
+        service.faults.replace(rules)
+    return JSONResponse({"faults": [r.as_json() for r in service.faults.rules()]},
+                        headers={"cache-control": "no-store"})
 
-    async def dashboard(request: Request) -> Response:
-        return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
+async def dashboard(request: Request) -> Response:
+    return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
 
-    return [
-        Route(f"{PREFIX}/costs", costs, methods=["GET"]),
-        Route(f"{PREFIX}/requests", requests_, methods=["GET"]),
-        Route(f"{PREFIX}/health", health, methods=["GET"]),
-        Route(f"{PREFIX}/ready", ready, methods=["GET"]),
-        Route(f"{PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
-        Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
-    ]
+ROUTES: list[BaseRoute] = [
+    Route(f"{PREFIX}/costs", costs, methods=["GET"]),
+    Route(f"{PREFIX}/requests", requests_, methods=["GET"]),
+    Route(f"{PREFIX}/health", health, methods=["GET"]),
+    Route(f"{PREFIX}/ready", ready, methods=["GET"]),
+    Route(f"{PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
+    Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
+]
+
+
+def routes(ctx: AppContext) -> list[BaseRoute]:
+    return ROUTES

@@ -8,16 +8,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ..errors import AuthenticationError, BadInput, EmuError, RequestTooLarge
-from ..service import Caller, InferenceService, new_request_id
+from ..service import Caller, new_request_id
 
-Handler = Callable[[Request, str], Awaitable[Response]]
+if TYPE_CHECKING:
+    from .app import AppContext
+
 ErrorResponse = Callable[[EmuError, str], Response]
 
 JSON_OFF_LOOP_BYTES = 256 * 1024  # parse bigger JSON bodies on a thread so the event loop keeps serving
@@ -113,27 +118,72 @@ def flag(value: Any, name: str) -> bool:
     raise BadInput(f"{name} must be true or false, not {value!r}")
 
 
-def guarded(handler: Handler, service: InferenceService, error_response: ErrorResponse,
-            source: str | None = None, model_param: str = "model") -> Callable[[Request], Awaitable[Response]]:
-    """A route endpoint with the shared door duties: request id, token check, errors in the door's format.
+def context(request: Request) -> "AppContext":
+    """The app's context (settings, the one service, the Worker host), from the door's app state."""
+    return request.app.state.ctx  # type: ignore[no-any-return]
 
-    For inference routes (`source` given), a refusal raised before the service ran (bad token, oversized or
-    unparsable body) is still metered through the service, so every inference request leaves a ledger row.
+
+def begin(request: Request) -> "AppContext":
+    """What every API endpoint does first: give the request its id, check the bearer token."""
+    ctx = context(request)
+    request.state.request_id = new_request_id()
+    check_token(request, ctx.service.settings.api_token)
+    return ctx
+
+
+def request_id_of(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = new_request_id()
+    return str(rid)
+
+
+def door(ctx: "AppContext", routes: list[BaseRoute], render: ErrorResponse, source: str,
+         model_param: str, model_name: Callable[[str], str] = lambda model: model) -> Starlette:
+    """One API door as its own small starlette app: its routes, and its errors rendered in its wire format by
+    exception handlers (typed EmuErrors, and anything unexpected as 3043 internal error, never a bare 500 page).
+
+    A refusal raised before the service ran (bad token, oversized or unparsable body, unknown model) on an
+    inference route (one with the `model_param` path parameter) is still metered through the service, so every
+    inference request leaves a ledger row (under the Workers AI name `model_name` gives for the path's model).
     """
 
-    async def endpoint(request: Request) -> Response:
-        request_id = new_request_id()
-        try:
-            check_token(request, service.settings.api_token)
-            return await handler(request, request_id)
-        except EmuError as e:
-            error = e
-        except Exception as e:  # noqa: BLE001 - the door's error format, never a bare 500 page
-            error = EmuError(f"internal error: {type(e).__name__}")
-        if source is not None and not error.metered:
-            model = str(request.path_params.get(model_param, "")).strip("/")
-            await service.record_rejection(model, error, Caller(source=source, route=request.url.path,
-                                                                request_id=request_id))
-        return error_response(error, request_id)
+    async def on_error(request: Request, error: Exception) -> Response:
+        if not isinstance(error, EmuError):
+            error = EmuError(f"internal error: {type(error).__name__}")
+        request_id = request_id_of(request)
+        model = request.path_params.get(model_param)
+        if model is not None and not error.metered:
+            await ctx.service.record_rejection(model_name(str(model).strip("/")), error, Caller(
+                source=source, route=request.url.path, request_id=request_id))
+        return render(error, request_id)
 
-    return endpoint
+    app = Starlette(routes=routes, exception_handlers={EmuError: on_error},
+                    middleware=[Middleware(InternalErrors, on_error=on_error)])
+    app.state.ctx = ctx
+    return app
+
+
+class InternalErrors:
+    """Pure ASGI: an unexpected exception in a door becomes that door's 3043 answer (starlette's own
+    handler for Exception would answer and then re-raise)."""
+
+    def __init__(self, app: Any, on_error: Callable[[Request, Exception], Awaitable[Response]]) -> None:
+        self.app = app
+        self.on_error = on_error
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as e:  # noqa: BLE001 - the door's error format, never a bare 500 page
+            if started or scope["type"] != "http":
+                raise
+            response = await self.on_error(Request(scope, receive), e)
+            await response(scope, receive, send)

@@ -8,7 +8,7 @@ keeps serving.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request as StarletteRequest
@@ -17,9 +17,14 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route
 
 from ..binding import CURRENT_ROUTE
+from ..errors import RequestTooLarge
 from ..host import NotAResponse, WorkerLoadError, user_traceback
 from ..requestlog import weights_used
 from ..workers import Context, Request, Response
+from .wire import context, read_body
+
+if TYPE_CHECKING:
+    from .app import AppContext
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -46,59 +51,53 @@ def error_response(request: StarletteRequest, title: str, details: str, status: 
     return PlainTextResponse(f"{title}\n\n{details}", status_code=status)
 
 
-async def read_body(request: StarletteRequest, limit: int) -> bytes | None:
-    """The whole body, or None when it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def no_worker(request: StarletteRequest) -> StarletteResponse:
+    return PlainTextResponse(NO_WORKER, status_code=404)
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
+async def serve(request: StarletteRequest) -> StarletteResponse:
+    """Every path no API claims: the Worker's fetch handler, as on `wrangler dev`."""
+    ctx = context(request)
     host = ctx.host
+    if host is None:
+        return await no_worker(request)
     limit = ctx.settings.emulator.max_body_bytes
-
-    async def no_worker(request: StarletteRequest) -> StarletteResponse:
-        return PlainTextResponse(NO_WORKER, status_code=404)
-
-    async def serve(request: StarletteRequest) -> StarletteResponse:
+    try:
         body = await read_body(request, limit)
-        if body is None:
-            return PlainTextResponse(f"Request body is larger than the limit of {limit} bytes "
-                                     f"([emulator] max_body_bytes)\n", status_code=413)
-        worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
-        wctx = Context()
-        token = CURRENT_ROUTE.set(request.url.path)
-        try:
-            response = await host.fetch(worker_request, wctx)
-        except WorkerLoadError as e:
-            wctx.close()
-            return error_response(request, str(e), e.details)
-        except NotAResponse as e:
-            wctx.close()
-            return error_response(request, "The Worker did not return a Response", str(e) + "\n")
-        except Exception as e:  # noqa: BLE001 - the Worker's own bug: report it, keep serving
-            wctx.close()
-            details = user_traceback(e)
-            _log_exception(request, details)
-            return error_response(request, f"Uncaught exception in the Worker: {type(e).__name__}: {e}", details)
-        finally:
-            CURRENT_ROUTE.reset(token)
-        background = BackgroundTask(_drain, wctx, request.url.path) if wctx.pending else None
-        out = _convert(response, request, background)
-        weights = weights_used()  # which weights answered this request's env.AI.run calls, if any ran
-        if weights and "x-emu-weights" not in out.headers:
-            out.headers["x-emu-weights"] = weights
-        return out
+    except RequestTooLarge:
+        return PlainTextResponse(f"Request body is larger than the limit of {limit} bytes "
+                                 f"([emulator] max_body_bytes)\n", status_code=413)
+    worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
+    wctx = Context()
+    token = CURRENT_ROUTE.set(request.url.path)
+    try:
+        response = await host.fetch(worker_request, wctx)
+    except WorkerLoadError as e:
+        wctx.close()
+        return error_response(request, str(e), e.details)
+    except NotAResponse as e:
+        wctx.close()
+        return error_response(request, "The Worker did not return a Response", str(e) + "\n")
+    except Exception as e:  # noqa: BLE001 - the Worker's own bug: report it, keep serving
+        wctx.close()
+        details = user_traceback(e)
+        _log_exception(request, details)
+        return error_response(request, f"Uncaught exception in the Worker: {type(e).__name__}: {e}", details)
+    finally:
+        CURRENT_ROUTE.reset(token)
+    background = BackgroundTask(_drain, wctx, request.url.path) if wctx.pending else None
+    out = _convert(response, request, background)
+    weights = weights_used()  # which weights answered this request's env.AI.run calls, if any ran
+    if weights and "x-emu-weights" not in out.headers:
+        out.headers["x-emu-weights"] = weights
+    return out
 
-    endpoint = serve if host is not None else no_worker
-    return [Route("/{path:path}", endpoint, methods=METHODS, name="worker")]
+
+ROUTES: list[BaseRoute] = [Route("/{path:path}", serve, methods=METHODS, name="worker")]
+
+
+def routes(ctx: AppContext) -> list[BaseRoute]:
+    return ROUTES
 
 
 def _convert(response: Response, request: StarletteRequest, background: BackgroundTask | None) -> StarletteResponse:
