@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test install bench clean reference-venv fixtures
+.PHONY: dev test lint install bench clean reference-venv fixtures
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ dev: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint + format check) over the code, mypy over runtime/; CI runs it before the tests.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check runtime tests worker bench
+	$(BIN)/ruff format --check runtime tests worker bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .emu .pytest_cache

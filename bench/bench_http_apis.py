@@ -19,20 +19,21 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from support import CATS, FIXTURE_MODELS, FIXTURES, running_server  # noqa: E402
+
 from runtime.catalog import Catalog  # noqa: E402
 from runtime.http.app import AppContext, create_app  # noqa: E402
 from runtime.metering.ledger import Ledger  # noqa: E402
 from runtime.service import Caller, InferenceService  # noqa: E402
 from runtime.settings import EmulatorSettings, Settings  # noqa: E402
-from support import CATS, FIXTURE_MODELS, FIXTURES, running_server  # noqa: E402
 
 MODEL = "@cf/microsoft/resnet-50"
 
@@ -56,8 +57,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Catalog.load([{"name": MODEL, "path": str(FIXTURE_MODELS / "resnet")}])
         service = InferenceService(catalog, Ledger(Path(tmp) / "ledger.sqlite3"), EmulatorSettings(state_dir=Path(tmp)))
-        with running_server(create_app(AppContext(Settings(emulator=service.settings), service))) as base, \
-                httpx.Client(base_url=base, timeout=60) as http:
+        with (
+            running_server(create_app(AppContext(Settings(emulator=service.settings), service))) as base,
+            httpx.Client(base_url=base, timeout=60) as http,
+        ):
             cf = f"/client/v4/accounts/bench/ai/run/{MODEL}"
             hf = "/hf-inference/models/microsoft/resnet-50"
             as_json = {"image": list(image)}
@@ -68,14 +71,17 @@ def main() -> None:
             loop = asyncio.new_event_loop()
             rows = {
                 "service.run (in-process)": lambda: loop.run_until_complete(
-                    service.run(MODEL, image, None, Caller(source="cli"))),
+                    service.run(MODEL, image, None, Caller(source="cli"))
+                ),
                 "REST raw bytes": lambda: ok(http.post(cf, content=image)),
                 "REST JSON byte array": lambda: ok(http.post(cf, json=as_json)),
                 "HF raw bytes (no cache)": lambda: ok(http.post(hf, content=image, headers={"x-use-cache": "false"})),
                 "HF cache hit": lambda: ok(http.post(hf, content=image)),
             }
-            print(f"image {image_path.name} ({len(image)} bytes), model {FIXTURE_MODELS / 'resnet'}, "
-                  f"{args.requests} sequential requests each")
+            print(
+                f"image {image_path.name} ({len(image)} bytes), model {FIXTURE_MODELS / 'resnet'}, "
+                f"{args.requests} sequential requests each"
+            )
             print(f"{'path':28} {'median ms':>10} {'p90 ms':>10}")
             for name, fn in rows.items():
                 t = sorted(timed(fn, args.requests))

@@ -26,8 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -35,14 +36,24 @@ sys.path.insert(0, str(REPO))
 
 MODELS = HERE / ".models"
 CATS = REPO.parent / "shared" / "images" / "coco-000000039769-cats.png"
-REF_PYTHON = Path(os.environ.get("BENCH_REF_PYTHON", Path(__file__).resolve().parents[1] / ".venv-ref" / "bin" / "python"))
+REF_PYTHON = Path(
+    os.environ.get("BENCH_REF_PYTHON", Path(__file__).resolve().parents[1] / ".venv-ref" / "bin" / "python")
+)
 # bench folder -> the name the emulator serves it under
-NAMES = {"detr": "@cf/facebook/detr-resnet-50", "resnet": "@cf/microsoft/resnet-50",
-         "vit": "google/vit-base-patch16-224"}
+NAMES = {
+    "detr": "@cf/facebook/detr-resnet-50",
+    "resnet": "@cf/microsoft/resnet-50",
+    "vit": "google/vit-base-patch16-224",
+}
 AGREEMENT_PARAMS = {"detr": {"threshold": 0.0}, "resnet": {"top_k": 5}, "vit": {"top_k": 5}}
 PHASES = ("decode", "preprocess", "onnxruntime", "postprocess", "service overhead", "total")
-REF_PHASES = {"decode": "decode", "preprocess": "preprocess", "onnxruntime": "forward",
-              "postprocess": "postprocess", "total": "total"}
+REF_PHASES = {
+    "decode": "decode",
+    "preprocess": "preprocess",
+    "onnxruntime": "forward",
+    "postprocess": "postprocess",
+    "total": "total",
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -53,8 +64,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median_ms": statistics.median(values) * 1000, "p90_ms": pct(values, 90) * 1000,
-            "min_ms": min(values) * 1000, "n": len(values)}
+    return {
+        "median_ms": statistics.median(values) * 1000,
+        "p90_ms": pct(values, 90) * 1000,
+        "min_ms": min(values) * 1000,
+        "n": len(values),
+    }
 
 
 class Clock:
@@ -115,9 +130,14 @@ class Emulator:
         self.service.run_sync(NAMES[name], self.data)
         total = time.perf_counter() - t0
         s = self.clock.take()
-        return {"decode": s["model"] - s["family"], "preprocess": s["preprocess"], "onnxruntime": s["onnxruntime"],
-                "postprocess": s["family"] - s["preprocess"] - s["onnxruntime"],
-                "service overhead": total - s["model"], "total": total}
+        return {
+            "decode": s["model"] - s["family"],
+            "preprocess": s["preprocess"],
+            "onnxruntime": s["onnxruntime"],
+            "postprocess": s["family"] - s["preprocess"] - s["onnxruntime"],
+            "service overhead": total - s["model"],
+            "total": total,
+        }
 
     def output(self, name: str) -> list[dict[str, Any]]:
         return self.service.run_sync(NAMES[name], self.data, AGREEMENT_PARAMS[name]).result
@@ -130,10 +150,23 @@ class Reference:
     """bench_transformers.py --stdio under the reference interpreter: one timed pipeline request per call."""
 
     def __init__(self, names: list[str], image: Path) -> None:
-        cmd = [str(REF_PYTHON), str(HERE / "bench_transformers.py"), "--image", str(image), "--only",
-               ",".join(names), "--stdio"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        cmd = [
+            str(REF_PYTHON),
+            str(HERE / "bench_transformers.py"),
+            "--image",
+            str(image),
+            "--only",
+            ",".join(names),
+            "--stdio",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.header = self._read(timeout=300)
@@ -190,8 +223,9 @@ def start_reference(names: list[str]) -> tuple[Reference | None, str | None]:
     return ref, None
 
 
-def bench(name: str, emu: Emulator, ref: Reference | None, runs: int, warmup: int,
-          max_seconds: float) -> dict[str, Any]:
+def bench(
+    name: str, emu: Emulator, ref: Reference | None, runs: int, warmup: int, max_seconds: float
+) -> dict[str, Any]:
     """Warm both up, then alternate one emulator and one transformers request (order flipped every round)."""
     emu.load(name)
     for _ in range(max(0, warmup - 1)):
@@ -212,8 +246,11 @@ def bench(name: str, emu: Emulator, ref: Reference | None, runs: int, warmup: in
                     theirs.setdefault(k, []).append(v)
         if time.perf_counter() - started > max_seconds:
             break
-    row: dict[str, Any] = {"served_as": NAMES[name], "first_call_s": emu.first_call_s[name],
-                           "emulator": {p: summary(v) for p, v in ours.items()}}
+    row: dict[str, Any] = {
+        "served_as": NAMES[name],
+        "first_call_s": emu.first_call_s[name],
+        "emulator": {p: summary(v) for p, v in ours.items()},
+    }
     if ref is not None:
         about = ref.ask("describe", name)
         row["transformers"] = {p: summary(theirs[r]) for p, r in REF_PHASES.items()}
@@ -221,8 +258,10 @@ def bench(name: str, emu: Emulator, ref: Reference | None, runs: int, warmup: in
         row["torch_threads"] = about["torch_threads"]
         row["ratio_total_median"] = row["emulator"]["total"]["median_ms"] / row["transformers"]["total"]["median_ms"]
         row["ratio_total_min"] = row["emulator"]["total"]["min_ms"] / row["transformers"]["total"]["min_ms"]
-        row["agreement"] = {"params": AGREEMENT_PARAMS[name],
-                            **agreement(name, emu.output(name), ref.ask("output", name))}
+        row["agreement"] = {
+            "params": AGREEMENT_PARAMS[name],
+            **agreement(name, emu.output(name), ref.ask("output", name)),
+        }
     print(f"{name}: {len(ours['total'])} interleaved runs", file=sys.stderr, flush=True)
     return row
 
@@ -238,7 +277,8 @@ def agreement(name: str, ours: list[dict], theirs: list[dict]) -> dict[str, Any]
     }
     if name == "detr":
         result["max_box_diff_px"] = max(
-            (abs(a["box"][k] - b["box"][k]) for a, b in pairs for k in ("xmin", "ymin", "xmax", "ymax")), default=0)
+            (abs(a["box"][k] - b["box"][k]) for a, b in pairs for k in ("xmin", "ymin", "xmax", "ymax")), default=0
+        )
     return result
 
 
@@ -247,10 +287,13 @@ def ms(x: float | None) -> str:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\nInference latency on {Path(report['image']).name} ({report['machine']['cpus']} cores); "
-          f"median / p90 in ms over the timed runs\n")
-    header = (f"{'model':8} {'phase':17} {'emulator p50':>12} {'p90':>8} {'transformers p50':>17} {'p90':>8} "
-              f"{'ratio':>6}")
+    print(
+        f"\nInference latency on {Path(report['image']).name} ({report['machine']['cpus']} cores); "
+        f"median / p90 in ms over the timed runs\n"
+    )
+    header = (
+        f"{'model':8} {'phase':17} {'emulator p50':>12} {'p90':>8} {'transformers p50':>17} {'p90':>8} {'ratio':>6}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in report["models"].items():
@@ -258,16 +301,22 @@ def print_table(report: dict[str, Any]) -> None:
             ours = row["emulator"][phase]
             ref = row.get("transformers", {}).get(phase)
             ratio = f"{ours['median_ms'] / ref['median_ms']:6.2f}" if ref and ref["median_ms"] > 0 else "     -"
-            print(f"{name:8} {phase:17} {ms(ours['median_ms']):>12} {ms(ours['p90_ms']):>8} "
-                  f"{ms(ref and ref['median_ms']):>17} {ms(ref and ref['p90_ms']):>8} {ratio}")
+            print(
+                f"{name:8} {phase:17} {ms(ours['median_ms']):>12} {ms(ours['p90_ms']):>8} "
+                f"{ms(ref and ref['median_ms']):>17} {ms(ref and ref['p90_ms']):>8} {ratio}"
+            )
         if "ratio_total_min" in row:
-            print(f"{'':8} fastest run: emulator {row['emulator']['total']['min_ms']:.1f} ms, transformers "
-                  f"{row['transformers']['total']['min_ms']:.1f} ms, ratio {row['ratio_total_min']:.2f}")
+            print(
+                f"{'':8} fastest run: emulator {row['emulator']['total']['min_ms']:.1f} ms, transformers "
+                f"{row['transformers']['total']['min_ms']:.1f} ms, ratio {row['ratio_total_min']:.2f}"
+            )
         agree = row.get("agreement")
         if agree:
             extra = f", max box diff {agree['max_box_diff_px']} px" if "max_box_diff_px" in agree else ""
-            print(f"{'':8} agreement ({agree['params']}): {agree['items'][0]} vs {agree['items'][1]} items, "
-                  f"labels equal {agree['labels_equal']}, max score diff {agree['max_score_diff']:.2e}{extra}")
+            print(
+                f"{'':8} agreement ({agree['params']}): {agree['items'][0]} vs {agree['items'][1]} items, "
+                f"labels equal {agree['labels_equal']}, max score diff {agree['max_score_diff']:.2e}{extra}"
+            )
         print()
 
 
@@ -285,8 +334,10 @@ def main() -> int:
         return 0
     names = [n for n in args.only.split(",") if (MODELS / n / "onnx" / "model.onnx").is_file()]
     if not names:
-        print(f"skipped: no bench models in {MODELS}; build them first with\n"
-              f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py")
+        print(
+            f"skipped: no bench models in {MODELS}; build them first with\n"
+            f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py"
+        )
         return 0
     data = CATS.read_bytes()
     load_before = os.getloadavg()
@@ -308,12 +359,24 @@ def main() -> int:
     report: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "image": str(CATS.relative_to(REPO.parent)),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
-        "versions": {"onnxruntime": onnxruntime.__version__, "numpy": numpy.__version__,
-                     **((ref.header.get("versions") or {}) if ref else {})},
-        "settings": {"runs": args.runs, "warmup": args.warmup, "intra_op_threads": emu.settings.intra_op_threads,
-                     "interleaved": ref is not None},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+        "versions": {
+            "onnxruntime": onnxruntime.__version__,
+            "numpy": numpy.__version__,
+            **((ref.header.get("versions") or {}) if ref else {}),
+        },
+        "settings": {
+            "runs": args.runs,
+            "warmup": args.warmup,
+            "intra_op_threads": emu.settings.intra_op_threads,
+            "interleaved": ref is not None,
+        },
         "models": models,
     }
     if skipped:

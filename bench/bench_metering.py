@@ -1,6 +1,6 @@
 """Metering figures: ledger write rate, report time over many rows, and the daily-spend check on the hot path.
 
-    .venv/bin/python bench/bench_metering.py [ROWS]   (default 100000; uses a temporary folder)
+.venv/bin/python bench/bench_metering.py [ROWS]   (default 100000; uses a temporary folder)
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,13 +37,24 @@ def main(rows: int) -> None:
         start = time.perf_counter()
         for i in range(rows):
             model, price = MODELS[i % 2]
-            ledger.record(LedgerRecord(request_id=uuid.uuid4().hex, source=SOURCES[i % 4], model=model,
-                                       unit_price=price, cost=price, latency_ms=5.0, outcome="ok",
-                                       route=f"/r{i % 7}"))
+            ledger.record(
+                LedgerRecord(
+                    request_id=uuid.uuid4().hex,
+                    source=SOURCES[i % 4],
+                    model=model,
+                    unit_price=price,
+                    cost=price,
+                    latency_ms=5.0,
+                    outcome="ok",
+                    route=f"/r{i % 7}",
+                )
+            )
         took = time.perf_counter() - start
-        print(f"record(): {rows} rows in {took:.2f} s = {rows / took:,.0f} rows/s "
-              f"({took / rows * 1e6:.1f} µs per committed row)")
-        today = datetime.now(timezone.utc).date().isoformat()
+        print(
+            f"record(): {rows} rows in {took:.2f} s = {rows / took:,.0f} rows/s "
+            f"({took / rows * 1e6:.1f} µs per committed row)"
+        )
+        today = datetime.now(UTC).date().isoformat()
         for by in ("model", "day", "route", "source"):
             report = timed(f"build_report(by={by}) over {rows} rows", lambda: build_report(ledger, by=by), 3)
         print(f"  total ${report.total.cost} for {report.total.requests} requests")

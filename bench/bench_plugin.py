@@ -27,8 +27,13 @@ CATS = ROOT / "tests" / "fixtures" / "images" / "cats-640x480.jpg"
 
 def run(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=project,
-                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     elapsed = time.perf_counter() - t0
     assert done.returncode == 0, done.stdout + done.stderr
     return elapsed
@@ -42,10 +47,12 @@ def main() -> None:
         (project / "test_plain.py").write_text("def test_plain():\n    pass\n")
         (project / "test_session.py").write_text("def test_session(emu):\n    assert emu.service\n")
         (project / "test_many_plain.py").write_text(
-            "import pytest\n@pytest.mark.parametrize('i', range(200))\ndef test_p(i):\n    pass\n")
+            "import pytest\n@pytest.mark.parametrize('i', range(200))\ndef test_p(i):\n    pass\n"
+        )
         (project / "test_many_fixtures.py").write_text(
-            "import pytest\n@pytest.mark.parametrize('i', range(200))\ndef test_f(i, worker, ai):\n    pass\n")
-        (project / "test_post.py").write_text(f'''
+            "import pytest\n@pytest.mark.parametrize('i', range(200))\ndef test_f(i, worker, ai):\n    pass\n"
+        )
+        (project / "test_post.py").write_text(f"""
 import json, statistics, time
 IMAGE = open({str(CATS)!r}, "rb").read()
 def test_post(worker):
@@ -59,7 +66,7 @@ def test_post(worker):
     times.sort()
     open("post.json", "w").write(json.dumps({{"median_ms": statistics.median(times) * 1000,
                                               "p90_ms": times[89] * 1000}}))
-''')
+""")
         plain = statistics.median(run(project, "test_plain.py") for _ in range(5))
         session = statistics.median(run(project, "test_session.py") for _ in range(5))
         many_plain = statistics.median(run(project, "test_many_plain.py") for _ in range(3))
@@ -73,9 +80,11 @@ def test_post(worker):
         "worker_post_cats_median_ms": round(post["median_ms"], 1),
         "worker_post_cats_p90_ms": round(post["p90_ms"], 1),
     }
-    print(f"pytest alone {plain:.2f} s · plugin session start-up +{session - plain:.2f} s · per-test overhead "
-          f"{figures['per_test_overhead_ms']} ms · worker.post(cats.jpg) median {post['median_ms']:.1f} ms, "
-          f"p90 {post['p90_ms']:.1f} ms ({os.cpu_count()} cores, stand-in detector)")
+    print(
+        f"pytest alone {plain:.2f} s · plugin session start-up +{session - plain:.2f} s · per-test overhead "
+        f"{figures['per_test_overhead_ms']} ms · worker.post(cats.jpg) median {post['median_ms']:.1f} ms, "
+        f"p90 {post['p90_ms']:.1f} ms ({os.cpu_count()} cores, stand-in detector)"
+    )
     print(json.dumps(figures))
 
 

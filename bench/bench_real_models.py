@@ -29,10 +29,12 @@ def latency(runs: int) -> None:
     from runtime.service import Caller, InferenceService
     from runtime.settings import EmulatorSettings
 
-    catalog = Catalog.load([
-        {"name": "@cf/facebook/detr-resnet-50", "path": str(SHARED / "models" / "yolox-nano")},
-        {"name": "@cf/microsoft/resnet-50", "path": str(SHARED / "models" / "squeezenet-fp16")},
-    ])
+    catalog = Catalog.load(
+        [
+            {"name": "@cf/facebook/detr-resnet-50", "path": str(SHARED / "models" / "yolox-nano")},
+            {"name": "@cf/microsoft/resnet-50", "path": str(SHARED / "models" / "squeezenet-fp16")},
+        ]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         svc = InferenceService(catalog, None, EmulatorSettings(state_dir=Path(tmp)))
         data = CATS.read_bytes()
@@ -45,18 +47,20 @@ def latency(runs: int) -> None:
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
             top = result[0]
-            print(f"{name:32s} median {statistics.median(times):7.1f} ms  p90 {times[int(0.9 * (runs - 1))]:7.1f} ms"
-                  f"  top: {top['label']} {top['score']:.3f}")
+            print(
+                f"{name:32s} median {statistics.median(times):7.1f} ms  p90 {times[int(0.9 * (runs - 1))]:7.1f} ms"
+                f"  top: {top['label']} {top['score']:.3f}"
+            )
         svc.close()
 
 
 def pull(megabytes: int) -> None:
-    from huggingface_hub import constants
-
     from hub_server import FakeHub
+    from huggingface_hub import constants
+    from support import FIXTURE_MODELS, running_server
+
     from runtime.catalog import Catalog
     from runtime.inference.store import ModelStore
-    from support import FIXTURE_MODELS, running_server
 
     constants.HF_HUB_OFFLINE = False
     hub = FakeHub()
@@ -65,7 +69,8 @@ def pull(megabytes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, running_server(hub.app()) as url:
         os.environ.update(HF_ENDPOINT=url, HF_HUB_CACHE=f"{tmp}/cache", HF_HUB_DISABLE_PROGRESS_BARS="1")
         entry = Catalog.load([{"name": "@cf/facebook/detr-resnet-50", "source": "bench/model"}]).get(
-            "@cf/facebook/detr-resnet-50")
+            "@cf/facebook/detr-resnet-50"
+        )
         store = ModelStore(Path(tmp) / "state")
         t = time.perf_counter()
         store.pull(entry)
@@ -73,8 +78,10 @@ def pull(megabytes: int) -> None:
         t = time.perf_counter()
         store.pull(entry)
         second = time.perf_counter() - t
-    print(f"pull {megabytes} MB from a loopback Hub: {first:.2f} s ({megabytes / first:.0f} MB/s incl. sha256); "
-          f"second pull {second * 1000:.1f} ms, {hub.file_gets()} file GETs in all")
+    print(
+        f"pull {megabytes} MB from a loopback Hub: {first:.2f} s ({megabytes / first:.0f} MB/s incl. sha256); "
+        f"second pull {second * 1000:.1f} ms, {hub.file_gets()} file GETs in all"
+    )
 
 
 def main() -> None:

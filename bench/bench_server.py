@@ -52,8 +52,9 @@ def serve(max_concurrent: int, threads: int, state_dir: Path) -> None:
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings, Settings
 
-    emulator = EmulatorSettings(state_dir=state_dir, auto_pull=False, max_concurrent_inferences=max_concurrent,
-                                intra_op_threads=threads)
+    emulator = EmulatorSettings(
+        state_dir=state_dir, auto_pull=False, max_concurrent_inferences=max_concurrent, intra_op_threads=threads
+    )
     settings = Settings(models=[{"name": MODEL, "path": str(MODEL_DIR)}], emulator=emulator)
     service = InferenceService.from_settings(settings)
     app = create_app(AppContext(settings, service))
@@ -78,8 +79,14 @@ class Server:
 
     def __init__(self, max_concurrent: int, threads: int) -> None:
         self.state = Path(tempfile.mkdtemp(prefix="emu-bench-server-"))
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", str(max_concurrent), str(threads),
-               str(self.state)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            str(max_concurrent),
+            str(threads),
+            str(self.state),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.strip().isdigit():
@@ -107,9 +114,13 @@ def pct(values: list[float], q: float) -> float:
 def latency(values: list[float]) -> dict[str, float]:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50_ms": statistics.median(values) * 1000, "p90_ms": pct(values, 90) * 1000,
-            "p99_ms": pct(values, 99) * 1000,
-            "max_ms": max(values) * 1000}
+    return {
+        "n": len(values),
+        "p50_ms": statistics.median(values) * 1000,
+        "p90_ms": pct(values, 90) * 1000,
+        "p99_ms": pct(values, 99) * 1000,
+        "max_ms": max(values) * 1000,
+    }
 
 
 async def wait_ready(client: Any, base: str) -> None:
@@ -154,7 +165,7 @@ async def probe(base: str, stop: asyncio.Event, limit: int) -> dict[str, list[fl
                 raise RuntimeError(f"{path} answered {status}")
         try:
             await asyncio.wait_for(stop.wait(), PROBE_EVERY_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     return out
 
@@ -182,9 +193,16 @@ async def load(client: Any, base: str, data: bytes, requests: int, clients: int)
     wall = time.perf_counter() - t0
     stop.set()
     probes = await prober
-    return {"clients": clients, "requests": len(latencies), "statuses": statuses, "wall_s": wall,
-            "throughput_rps": len(latencies) / wall, "request_latency": latency(latencies),
-            "health_during_load": latency(probes["health"]), "ping_during_load": latency(probes["ping"])}
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "statuses": statuses,
+        "wall_s": wall,
+        "throughput_rps": len(latencies) / wall,
+        "request_latency": latency(latencies),
+        "health_during_load": latency(probes["health"]),
+        "ping_during_load": latency(probes["ping"]),
+    }
 
 
 async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tuple[int, int]]) -> dict[str, Any]:
@@ -205,33 +223,50 @@ async def scenario(max_concurrent: int, threads: int, data: bytes, runs: list[tu
             results = []
             for requests, clients in runs:
                 results.append(await load(client, server.base, data, requests, clients))
-                print(f"  server max_concurrent_inferences={max_concurrent} intra_op_threads={threads}, "
-                      f"{clients} client(s): "
-                      f"{results[-1]['throughput_rps']:.2f} req/s", file=sys.stderr, flush=True)
+                print(
+                    f"  server max_concurrent_inferences={max_concurrent} intra_op_threads={threads}, "
+                    f"{clients} client(s): "
+                    f"{results[-1]['throughput_rps']:.2f} req/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         server.stop()
-    return {"max_concurrent_inferences": max_concurrent, "intra_op_threads": threads, "first_request_s": first,
-            "health_idle": latency(idle["health"]), "ping_idle": latency(idle["ping"]),
-            "loads": results}
+    return {
+        "max_concurrent_inferences": max_concurrent,
+        "intra_op_threads": threads,
+        "first_request_s": first,
+        "health_idle": latency(idle["health"]),
+        "ping_idle": latency(idle["ping"]),
+        "loads": results,
+    }
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"\nServer under load: {MODEL} (full-size random-weight DETR) on {report['machine']['cpus']} cores, "
-          f"REST door, cats photo. Probe latency in ms: health = {HEALTH_PATH}, ping = {PING_PATH} (loop only)\n")
-    header = (f"{'slots x threads':>15} {'clients':>7} {'reqs':>5} {'req/s':>6} {'req p50 ms':>10} "
-              f"{'health p50':>10} {'p99':>6} {'ping p50':>8} {'p99':>6} {'max':>6}")
+    print(
+        f"\nServer under load: {MODEL} (full-size random-weight DETR) on {report['machine']['cpus']} cores, "
+        f"REST door, cats photo. Probe latency in ms: health = {HEALTH_PATH}, ping = {PING_PATH} (loop only)\n"
+    )
+    header = (
+        f"{'slots x threads':>15} {'clients':>7} {'reqs':>5} {'req/s':>6} {'req p50 ms':>10} "
+        f"{'health p50':>10} {'p99':>6} {'ping p50':>8} {'p99':>6} {'max':>6}"
+    )
     print(header)
     print("-" * len(header))
     for s in report["scenarios"]:
         slots = f"{s['max_concurrent_inferences']} x {s['intra_op_threads']}"
         h, p = s["health_idle"], s["ping_idle"]
-        print(f"{slots:>15} {'idle':>7} {'':>5} {'':>6} {'':>10} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
-              f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}")
+        print(
+            f"{slots:>15} {'idle':>7} {'':>5} {'':>6} {'':>10} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
+            f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}"
+        )
         for run in s["loads"]:
             h, p = run["health_during_load"], run["ping_during_load"]
-            print(f"{slots:>15} {run['clients']:>7} {run['requests']:>5} {run['throughput_rps']:6.2f} "
-                  f"{run['request_latency']['p50_ms']:10.0f} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
-                  f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}")
+            print(
+                f"{slots:>15} {run['clients']:>7} {run['requests']:>5} {run['throughput_rps']:6.2f} "
+                f"{run['request_latency']['p50_ms']:10.0f} {h['p50_ms']:10.1f} {h['p99_ms']:6.1f} "
+                f"{p['p50_ms']:8.1f} {p['p99_ms']:6.1f} {p['max_ms']:6.1f}"
+            )
             if set(run["statuses"]) != {200}:
                 print(f"{'':15} statuses: {run['statuses']}")
     print()
@@ -250,8 +285,10 @@ def main() -> int:
         print(f"skipped: needs {CATS} (../shared is not beside this checkout)")
         return 0
     if not (MODEL_DIR / "onnx" / "model.onnx").is_file():
-        print(f"skipped: no bench DETR in {MODEL_DIR}; build it first with\n"
-              f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py --only detr")
+        print(
+            f"skipped: no bench DETR in {MODEL_DIR}; build it first with\n"
+            f"  HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py --only detr"
+        )
         return 0
     from runtime.settings import EmulatorSettings
 
@@ -266,12 +303,20 @@ def main() -> int:
         scenarios.append(asyncio.run(scenario(*more, data, [(n, c)])))
     report = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "model": MODEL, "image": str(CATS.relative_to(REPO.parent)),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_before": load_before,
-                    "loadavg_after": os.getloadavg()},
-        "defaults": {"max_concurrent_inferences": default.max_concurrent_inferences,
-                     "intra_op_threads": default.intra_op_threads, "max_queue": default.max_queue},
+        "model": MODEL,
+        "image": str(CATS.relative_to(REPO.parent)),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+        "defaults": {
+            "max_concurrent_inferences": default.max_concurrent_inferences,
+            "intra_op_threads": default.intra_op_threads,
+            "max_queue": default.max_queue,
+        },
         "probe": {"paths": [HEALTH_PATH, PING_PATH], "every_s": PROBE_EVERY_S, "idle_probes": IDLE_PROBES},
         "scenarios": scenarios,
     }

@@ -48,8 +48,13 @@ def one_run(extra_config: str) -> dict[str, float]:
         base = f"http://127.0.0.1:{port}"
         image = CATS.read_bytes()
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
-                                cwd=clone, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
+            cwd=clone,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         out: dict[str, float] = {}
         try:
             with httpx.Client(timeout=120) as http:
@@ -84,8 +89,13 @@ def separate_ready(extra_config: str) -> float:
         env.update(HF_HUB_OFFLINE="1", HF_HOME=str(Path(tmp) / "hf"))
         port = free_port()
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
-                                cwd=clone, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
+            cwd=clone,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while True:
                 try:
@@ -106,7 +116,8 @@ def main() -> None:
     scenarios = {"stand-ins (fresh offline clone)": ""}
     if (FULL_DETR / "onnx").is_dir():
         scenarios["full-size DETR (bench/.models/detr)"] = (
-            f'\n[[ai.models]]\nname = "@cf/facebook/detr-resnet-50"\npath = "{FULL_DETR}"\n')
+            f'\n[[ai.models]]\nname = "@cf/facebook/detr-resnet-50"\npath = "{FULL_DETR}"\n'
+        )
     else:
         print(f"(no {FULL_DETR}: run bench/build_models.py for the full-size DETR scenario)")
     results = {}
@@ -116,9 +127,11 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in runs) for k in ("health", "first_detection")}
         med["ready_alone"] = statistics.median(ready)
         results[name] = {**{k: round(v, 3) for k, v in med.items()}, "weights": runs[0]["weights"]}
-        print(f"{name}: launch→health {med['health']:.2f} s · launch→first detection {med['first_detection']:.2f} s"
-              f" · launch→/ready {med['ready_alone']:.2f} s · answered by {runs[0]['weights']}"
-              f" (median of {args.runs}, {os.cpu_count()} cores)")
+        print(
+            f"{name}: launch→health {med['health']:.2f} s · launch→first detection {med['first_detection']:.2f} s"
+            f" · launch→/ready {med['ready_alone']:.2f} s · answered by {runs[0]['weights']}"
+            f" (median of {args.runs}, {os.cpu_count()} cores)"
+        )
     print(json.dumps(results))
 
 

@@ -20,8 +20,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -60,8 +61,13 @@ class Runner:
         inputs, t_pre = timed(lambda: self.pipe.preprocess(image, **pre_kw))
         outputs, t_fwd = timed(lambda: self.pipe.forward(inputs, **fwd_kw))
         _, t_post = timed(lambda: self.pipe.postprocess(outputs, **post_kw))
-        return {"decode": t_dec, "preprocess": t_pre, "forward": t_fwd, "postprocess": t_post,
-                "total": t_dec + t_pre + t_fwd + t_post}
+        return {
+            "decode": t_dec,
+            "preprocess": t_pre,
+            "forward": t_fwd,
+            "postprocess": t_post,
+            "total": t_dec + t_pre + t_fwd + t_post,
+        }
 
     def output(self) -> Any:
         return self.pipe(self.decode(), **AGREEMENT_PARAMS[self.name])
@@ -69,8 +75,12 @@ class Runner:
     def describe(self) -> dict[str, Any]:
         import torch
 
-        return {"pipeline": type(self.pipe).__name__, "image_processor": type(self.pipe.image_processor).__name__,
-                "torch_threads": torch.get_num_threads(), "agreement_params": AGREEMENT_PARAMS[self.name]}
+        return {
+            "pipeline": type(self.pipe).__name__,
+            "image_processor": type(self.pipe.image_processor).__name__,
+            "torch_threads": torch.get_num_threads(),
+            "agreement_params": AGREEMENT_PARAMS[self.name],
+        }
 
 
 def bench_model(runner: Runner, runs: int, warmup: int, max_seconds: float) -> dict:
@@ -125,8 +135,10 @@ def main() -> int:
         print(json.dumps({"skipped": f"needs torch and transformers: {e}"}))
         return 0
     data = args.image.read_bytes()
-    report: dict[str, Any] = {"versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-                              "models": {}}
+    report: dict[str, Any] = {
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        "models": {},
+    }
     runners: dict[str, Runner] = {}
     for name in args.only.split(","):
         folder = args.models / name

@@ -18,8 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import httpx
 import orjson
@@ -27,9 +27,10 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from runtime.service import Caller  # noqa: E402
 from support import FIXTURES  # noqa: E402
 from worker_support import DETR, WORKERS, detr_service, serve, worker_settings  # noqa: E402
+
+from runtime.service import Caller  # noqa: E402
 
 
 def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
@@ -49,10 +50,14 @@ def main() -> None:
     n = parser.parse_args().requests
     state = Path(tempfile.mkdtemp())
     service = detr_service(state)
-    images = {"png 100x80": FIXTURES / "images" / "rgba-100x80.png",
-              "jpeg 1600x1200": FIXTURES / "images" / "large-1600x1200.jpg"}
-    with serve(service, worker_settings(WORKERS / "entrypoint_style.py", state / "w")) as (url, _), \
-            httpx.Client(timeout=60) as client:
+    images = {
+        "png 100x80": FIXTURES / "images" / "rgba-100x80.png",
+        "jpeg 1600x1200": FIXTURES / "images" / "large-1600x1200.jpg",
+    }
+    with (
+        serve(service, worker_settings(WORKERS / "entrypoint_style.py", state / "w")) as (url, _),
+        httpx.Client(timeout=60) as client,
+    ):
         print(f"{'image':16} {'path':28} {'median ms':>10} {'p90 ms':>8}")
         for label, path in images.items():
             data = path.read_bytes()

@@ -49,8 +49,14 @@ def resnet50_backbone(**extra):
     from transformers import ResNetConfig
 
     return ResNetConfig(
-        num_channels=3, embedding_size=64, hidden_sizes=[256, 512, 1024, 2048], depths=[3, 4, 6, 3],
-        layer_type="bottleneck", hidden_act="relu", downsample_in_first_stage=False, **extra,
+        num_channels=3,
+        embedding_size=64,
+        hidden_sizes=[256, 512, 1024, 2048],
+        depths=[3, 4, 6, 3],
+        layer_type="bottleneck",
+        hidden_act="relu",
+        downsample_in_first_stage=False,
+        **extra,
     )
 
 
@@ -92,9 +98,12 @@ def build_detr():
     torch.manual_seed(SEED)
     labels = coco_labels()
     config = DetrConfig(
-        use_timm_backbone=False, use_pretrained_backbone=False, backbone=None,
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        backbone=None,
         backbone_config=resnet50_backbone(out_features=["stage4"]),
-        id2label=labels, label2id={v: k for k, v in labels.items()},
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
     )
     model = DetrForObjectDetection(config).eval()
     spread_head(model, model.class_labels_classifier, probe(256, 320, mask=True), 2.0, SEED + 1)
@@ -111,8 +120,14 @@ def build_resnet():
     model = ResNetForImageClassification(config).eval()
     spread_head(model, model.classifier[-1], probe(224, 224), 2.5, SEED + 11)
     proc = ConvNextImageProcessorPil(
-        crop_pct=0.875, size={"shortest_edge": 224}, resample=3, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD,
-        do_resize=True, do_rescale=True, do_normalize=True,
+        crop_pct=0.875,
+        size={"shortest_edge": 224},
+        resample=3,
+        image_mean=IMAGENET_MEAN,
+        image_std=IMAGENET_STD,
+        do_resize=True,
+        do_rescale=True,
+        do_normalize=True,
     )
     return model, proc
 
@@ -127,8 +142,13 @@ def build_vit():
     model = ViTForImageClassification(config).eval()
     spread_head(model, model.classifier, probe(224, 224), 2.5, SEED + 21)
     proc = ViTImageProcessorPil(
-        size={"height": 224, "width": 224}, resample=2, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
-        do_resize=True, do_rescale=True, do_normalize=True,
+        size={"height": 224, "width": 224},
+        resample=2,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+        do_resize=True,
+        do_rescale=True,
+        do_normalize=True,
     )
     return model, proc
 
@@ -164,17 +184,29 @@ def export(name: str, model, folder: Path) -> Path:
         wrap = Detr(model).eval()
         args = (torch.randn(1, 3, 256, 320), torch.ones(1, 256, 320, dtype=torch.int64))
         inputs, outputs = ["pixel_values", "pixel_mask"], ["logits", "pred_boxes"]
-        axes = {"pixel_values": {0: "batch_size", 2: "height", 3: "width"},
-                "pixel_mask": {0: "batch_size", 1: "height", 2: "width"},
-                "logits": {0: "batch_size"}, "pred_boxes": {0: "batch_size"}}
+        axes = {
+            "pixel_values": {0: "batch_size", 2: "height", 3: "width"},
+            "pixel_mask": {0: "batch_size", 1: "height", 2: "width"},
+            "logits": {0: "batch_size"},
+            "pred_boxes": {0: "batch_size"},
+        }
     else:
         wrap = Classifier(model).eval()
         args = (torch.randn(1, 3, 224, 224),)
         inputs, outputs = ["pixel_values"], ["logits"]
         axes = {"pixel_values": {0: "batch_size"}, "logits": {0: "batch_size"}}
     with torch.no_grad():
-        torch.onnx.export(wrap, args, str(path), input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                          opset_version=17, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            wrap,
+            args,
+            str(path),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     import onnx
 
     proto = onnx.load(str(path))
@@ -233,8 +265,11 @@ def main() -> int:
         path = export(name, model, folder)
         diff = check(name, model, path)
         mb = path.stat().st_size / 1e6
-        print(f"{name}: {params / 1e6:.1f}M parameters, {path.relative_to(REPO)} {mb:.0f} MB, "
-              f"max |ort - torch| logits {diff:.2e}, built in {time.perf_counter() - t0:.0f} s", flush=True)
+        print(
+            f"{name}: {params / 1e6:.1f}M parameters, {path.relative_to(REPO)} {mb:.0f} MB, "
+            f"max |ort - torch| logits {diff:.2e}, built in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
     return 0
 
 

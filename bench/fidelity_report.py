@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.inference.images import decode_image
 from runtime.inference.families import load_model
+from runtime.inference.images import decode_image
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -59,10 +59,12 @@ def main() -> None:
                     worst["score"] = max(worst["score"], abs(g["score"] - w["score"]))
                     if "box" in w:
                         worst["box_px"] = max(worst["box_px"], max(abs(g["box"][k] - w["box"][k]) for k in w["box"]))
-        print(f"{model:7s} runs {runs:3d}  results {results:4d}  label/order mismatches {label_mismatches}  "
-              f"max |score| {worst['score']:.1e}  max box {worst['box_px']} px  "
-              f"max logit (rel) {worst['logit_rel']:.1e}  max pixel value {worst['pixel']:.1e}"
-              + (f"  (skipped {skipped} cases: ../shared absent)" if skipped else ""))
+        print(
+            f"{model:7s} runs {runs:3d}  results {results:4d}  label/order mismatches {label_mismatches}  "
+            f"max |score| {worst['score']:.1e}  max box {worst['box_px']} px  "
+            f"max logit (rel) {worst['logit_rel']:.1e}  max pixel value {worst['pixel']:.1e}"
+            + (f"  (skipped {skipped} cases: ../shared absent)" if skipped else "")
+        )
 
 
 if __name__ == "__main__":

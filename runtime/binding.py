@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import EmuError
 from .listing import matches_task, model_object
@@ -39,9 +40,17 @@ class AiBinding:
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""
         task = (params or {}).get("task")
-        return js_value([{**model_object(entry), "status": self._service.pool.status(entry),
-                          "weights": self._service.pool.serving(entry)}
-                         for entry in self._service.catalog if not task or matches_task(entry, task)])
+        return js_value(
+            [
+                {
+                    **model_object(entry),
+                    "status": self._service.pool.status(entry),
+                    "weights": self._service.pool.serving(entry),
+                }
+                for entry in self._service.catalog
+                if not task or matches_task(entry, task)
+            ]
+        )
 
     def __repr__(self) -> str:
         return f"<Ai binding for worker {self._worker!r}>"
@@ -69,8 +78,9 @@ class Env:
         return f"<Env {', '.join(sorted(self.__dict__))}>"
 
 
-def make_env(service: InferenceService, name: str, ai_binding: str | None, vars: Mapping[str, Any],
-             secrets: Mapping[str, str]) -> Env:
+def make_env(
+    service: InferenceService, name: str, ai_binding: str | None, vars: Mapping[str, Any], secrets: Mapping[str, str]
+) -> Env:
     values: dict[str, Any] = {**{k: js_value(v) for k, v in vars.items()}, **secrets}
     if ai_binding:
         values[ai_binding] = AiBinding(service, name)

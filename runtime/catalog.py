@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from .errors import ConfigError, NoSuchModel
 from .settings import parse_usd
@@ -30,6 +31,7 @@ class ModelEntry:
     path: Path | None = None  # a local folder in the Hugging Face layout, when configured
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
+
 class CatalogError(ConfigError):
     """A catalog table is wrong: `problem` names it; `index` (of the user's [[ai.models]]) and `key`, when known,
     let config.py point at the line."""
@@ -48,14 +50,16 @@ def _price(value: Any, where: str, index: int | None) -> Decimal:
         raise CatalogError(where, f"price must be a non-negative number, not {value!r}", "price", index) from None
 
 
-def entry_from_table(table: Mapping[str, Any], where: str, base: ModelEntry | None = None,
-                     index: int | None = None) -> ModelEntry:
+def entry_from_table(
+    table: Mapping[str, Any], where: str, base: ModelEntry | None = None, index: int | None = None
+) -> ModelEntry:
     """Build an entry from a TOML table; fields missing from the table come from `base`."""
     known = {"name", "task", "hf_id", "price", "beta", "listed", "description", "source", "variant", "path", "defaults"}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise CatalogError(where, f"unknown key {unknown[0]!r} (expected one of {', '.join(sorted(known))})",
-                           unknown[0], index)
+        raise CatalogError(
+            where, f"unknown key {unknown[0]!r} (expected one of {', '.join(sorted(known))})", unknown[0], index
+        )
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise CatalogError(where, "every model needs a 'name'", None, index)
@@ -81,8 +85,12 @@ def entry_from_table(table: Mapping[str, Any], where: str, base: ModelEntry | No
     if base is not None:
         return replace(base, **values)
     if values.get("task") not in TASKS:
-        raise CatalogError(where, f"model {name!r} is not in the catalog, so it needs 'task' "
-                                  f"({' or '.join(TASKS)}), 'path' and 'price'", None, index)
+        raise CatalogError(
+            where,
+            f"model {name!r} is not in the catalog, so it needs 'task' ({' or '.join(TASKS)}), 'path' and 'price'",
+            None,
+            index,
+        )
     return ModelEntry(name=name, **values)
 
 
@@ -95,7 +103,7 @@ class Catalog:
             self._by_name[entry.name] = entry
 
     @classmethod
-    def load(cls, overrides: Iterable[Mapping[str, Any]] = (), where: str = "config") -> "Catalog":
+    def load(cls, overrides: Iterable[Mapping[str, Any]] = (), where: str = "config") -> Catalog:
         """The built-in catalog, with the user's `[[ai.models]]` tables merged over it."""
         with CATALOG_FILE.open("rb") as f:
             data = tomllib.load(f)
@@ -106,7 +114,7 @@ class Catalog:
         for i, table in enumerate(overrides):
             label = f"{where}: [[ai.models]] #{i + 1}"
             name = table.get("name")
-            entries[name] = entry_from_table(table, label, base=entries.get(name), index=i)  # type: ignore[arg-type]
+            entries[name] = entry_from_table(table, label, base=entries.get(name), index=i)
         return cls(entries.values())
 
     def __iter__(self) -> Iterator[ModelEntry]:

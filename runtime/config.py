@@ -25,18 +25,78 @@ DEV_VARS = ".dev.vars"
 OUR_TOP = ("name", "main", "compatibility_date", "ai", "vars", "emulator")
 OUR_AI = ("binding", "models")
 # Keys wrangler knows that the emulator has no use for: accepted and ignored, so a real wrangler.toml loads.
-WRANGLER_IGNORED = frozenset({
-    "$schema", "account_id", "alias", "analytics_engine_datasets", "assets", "base_dir", "browser", "build",
-    "compatibility_flags", "compliance_region", "containers", "d1_databases", "data_blobs", "define", "dev",
-    "dispatch_namespaces", "durable_objects", "env", "find_additional_modules", "first_party_worker", "hyperdrive",
-    "images", "jsx_factory", "jsx_fragment", "keep_vars", "kv_namespaces", "legacy_env", "limits", "logfwdr",
-    "logpush", "migrations", "minify", "mtls_certificates", "no_bundle", "node_compat", "observability",
-    "pipelines", "placement", "preserve_file_names", "python_modules", "queues", "r2_buckets", "ratelimits",
-    "route", "routes", "rules", "secrets_store_secrets", "send_email", "services", "site", "tail_consumers",
-    "text_blobs", "triggers", "tsconfig", "unsafe", "upload_source_maps", "usage_model", "vectorize",
-    "version_metadata", "wasm_modules", "worker_loaders", "workers_dev", "workflows", "preview_urls",
-    "send_metrics", "secrets", "unsafe_hello_world", "streaming_tail_consumers",
-})
+WRANGLER_IGNORED = frozenset(
+    {
+        "$schema",
+        "account_id",
+        "alias",
+        "analytics_engine_datasets",
+        "assets",
+        "base_dir",
+        "browser",
+        "build",
+        "compatibility_flags",
+        "compliance_region",
+        "containers",
+        "d1_databases",
+        "data_blobs",
+        "define",
+        "dev",
+        "dispatch_namespaces",
+        "durable_objects",
+        "env",
+        "find_additional_modules",
+        "first_party_worker",
+        "hyperdrive",
+        "images",
+        "jsx_factory",
+        "jsx_fragment",
+        "keep_vars",
+        "kv_namespaces",
+        "legacy_env",
+        "limits",
+        "logfwdr",
+        "logpush",
+        "migrations",
+        "minify",
+        "mtls_certificates",
+        "no_bundle",
+        "node_compat",
+        "observability",
+        "pipelines",
+        "placement",
+        "preserve_file_names",
+        "python_modules",
+        "queues",
+        "r2_buckets",
+        "ratelimits",
+        "route",
+        "routes",
+        "rules",
+        "secrets_store_secrets",
+        "send_email",
+        "services",
+        "site",
+        "tail_consumers",
+        "text_blobs",
+        "triggers",
+        "tsconfig",
+        "unsafe",
+        "upload_source_maps",
+        "usage_model",
+        "vectorize",
+        "version_metadata",
+        "wasm_modules",
+        "worker_loaders",
+        "workers_dev",
+        "workflows",
+        "preview_urls",
+        "send_metrics",
+        "secrets",
+        "unsafe_hello_world",
+        "streaming_tail_consumers",
+    }
+)
 AI_IGNORED = frozenset({"remote", "experimental_remote", "staging"})
 
 
@@ -102,10 +162,10 @@ class Source:
         text, pos, found = without_comments(self.text), 0, None
         for key in keys:
             if isinstance(key, int):
-                pos = _json_element(text, pos, key)
-                if pos is None:
+                element = _json_element(text, pos, key)
+                if element is None:
                     return None
-                found = pos
+                pos = found = element
                 continue
             m = re.compile(r'"%s"\s*:' % re.escape(key)).search(text, pos)
             if m is None:
@@ -180,7 +240,7 @@ def without_comments(text: str) -> str:
             j = i + 1
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
+            out.append(text[i : j + 1])
             i = j + 1
         elif text.startswith("//", i):
             j = text.find("\n", i)
@@ -210,8 +270,9 @@ def read_dev_vars(path: Path) -> dict[str, str]:
     with path.open(encoding="utf-8") as f:
         for binding in parse_stream(f):
             if binding.error or (binding.key is not None and binding.value is None):
-                raise ConfigError(f"{path}:{binding.original.line}: expected KEY=value "
-                                  "(the value is not shown: it may be a secret)")
+                raise ConfigError(
+                    f"{path}:{binding.original.line}: expected KEY=value (the value is not shown: it may be a secret)"
+                )
             if binding.key is not None and binding.value is not None:
                 secrets[binding.key] = binding.value
     return secrets
@@ -259,7 +320,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     data, source = parse_config(path)
     settings = Settings(config_path=path)
 
-    for key, value in data.items():
+    for key in data:
         if key in OUR_TOP:
             continue
         if key not in WRANGLER_IGNORED:
@@ -339,8 +400,14 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    kind = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
     shown = repr(value)
     return f"{kind} ({shown})" if len(shown) <= 40 and not isinstance(value, (dict, list)) else kind
 

@@ -61,8 +61,10 @@ class RequestTooLarge(EmuError):
 TIMEOUT_TEXT = "Request timeout"
 ABORTED_TEXT = "Request was aborted"
 CAPACITY_TEXT = "Capacity temporarily exceeded, please try again."
-DAILY_ALLOCATION_TEXT = ("You have used up your daily free allocation of 10,000 neurons. Please upgrade to "
-                         "Cloudflare's Workers Paid plan if you would like to continue usage.")
+DAILY_ALLOCATION_TEXT = (
+    "You have used up your daily free allocation of 10,000 neurons. Please upgrade to "
+    "Cloudflare's Workers Paid plan if you would like to continue usage."
+)
 
 
 class InferenceTimeout(EmuError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import (
     ABORTED_TEXT,
@@ -62,10 +63,15 @@ class Rule:
     def __post_init__(self) -> None:
         if self.code is not None and self.code not in ERRORS:
             raise FaultSpecError(f"code {self.code!r} is not one of {', '.join(map(str, CODES))}")
-        if isinstance(self.delay_s, bool) or not isinstance(self.delay_s, (int, float)) or not 0 <= self.delay_s <= 3600:
+        if (
+            isinstance(self.delay_s, bool)
+            or not isinstance(self.delay_s, (int, float))
+            or not 0 <= self.delay_s <= 3600
+        ):
             raise FaultSpecError(f"delay_s must be a number of seconds from 0 to 3600, not {self.delay_s!r}")
-        if self.times is not None and (isinstance(self.times, bool) or not isinstance(self.times, int)
-                                       or self.times < 1):
+        if self.times is not None and (
+            isinstance(self.times, bool) or not isinstance(self.times, int) or self.times < 1
+        ):
             raise FaultSpecError(f"times must be a whole number of at least 1, not {self.times!r}")
         if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate <= 1:
             raise FaultSpecError(f"rate must be a fraction from 0 to 1, not {self.rate!r}")
@@ -76,7 +82,7 @@ class Rule:
         self._rng = random.Random(self.seed)
 
     @classmethod
-    def from_table(cls, table: Any) -> "Rule":
+    def from_table(cls, table: Any) -> Rule:
         """A rule from a config table or JSON object: {code, model?, rate?, seed?, times?, delay_s?}."""
         if not isinstance(table, Mapping):
             raise FaultSpecError(f"each fault must be a table like {{code = 3040, rate = 0.1}}, not {table!r}")
@@ -87,15 +93,27 @@ class Rule:
         if "code" not in table and "delay_s" not in table:
             raise FaultSpecError("a fault needs a 'code' (one of " + ", ".join(map(str, CODES)) + ") or a 'delay_s'")
         # configured rules are rate rules: unlimited unless `times` is given
-        return cls(code=table.get("code"), delay_s=table.get("delay_s", 0.0), model=table.get("model"),
-                   times=table.get("times"), rate=table.get("rate", 1.0), seed=table.get("seed"))
+        return cls(
+            code=table.get("code"),
+            delay_s=table.get("delay_s", 0.0),
+            model=table.get("model"),
+            times=table.get("times"),
+            rate=table.get("rate", 1.0),
+            seed=table.get("seed"),
+        )
 
     def matches(self, names: tuple[str, ...]) -> bool:
         return self.model is None or self.model in names
 
     def as_json(self) -> dict[str, Any]:
-        return {"code": self.code, "delay_s": self.delay_s, "model": self.model, "times": self.times,
-                "rate": self.rate, "seed": self.seed}
+        return {
+            "code": self.code,
+            "delay_s": self.delay_s,
+            "model": self.model,
+            "times": self.times,
+            "rate": self.rate,
+            "seed": self.seed,
+        }
 
 
 class Faults:

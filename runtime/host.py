@@ -16,8 +16,9 @@ import logging
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .binding import Env, make_env
 from .service import InferenceService
@@ -28,8 +29,9 @@ from .workers.shims import install_workers_module
 log = logging.getLogger("workers-ai-emu")
 
 RUNTIME_DIR = Path(__file__).resolve().parent
-WATCHED_SUFFIXES = frozenset({".py", ".html", ".htm", ".css", ".js", ".json", ".txt", ".toml", ".svg", ".jinja",
-                              ".j2", ".md"})
+WATCHED_SUFFIXES = frozenset(
+    {".py", ".html", ".htm", ".css", ".js", ".json", ".txt", ".toml", ".svg", ".jinja", ".j2", ".md"}
+)
 PROTECTED = frozenset({"workers", "runtime", "pyodide", "js"})
 
 
@@ -161,8 +163,9 @@ class WorkerHost:
             self._fail(e)
             return False
         except (Exception, SystemExit) as e:  # noqa: BLE001 - anything the Worker's import raises is reported
-            self._fail(WorkerLoadError(f"Worker {self.main.name} failed to load: {type(e).__name__}: {e}",
-                                       user_traceback(e)))
+            self._fail(
+                WorkerLoadError(f"Worker {self.main.name} failed to load: {type(e).__name__}: {e}", user_traceback(e))
+            )
             return False
         self.error = None
         self.generation += 1
@@ -190,16 +193,19 @@ class WorkerHost:
         default = getattr(module, "Default", None)
         if isinstance(default, type):
             if not issubclass(default, WorkerEntrypoint):
-                raise WorkerLoadError(f"{self.main.name}: class Default must extend workers.WorkerEntrypoint",
-                                      "Write `class Default(WorkerEntrypoint):` with `from workers import "
-                                      "WorkerEntrypoint`.\n")
+                raise WorkerLoadError(
+                    f"{self.main.name}: class Default must extend workers.WorkerEntrypoint",
+                    "Write `class Default(WorkerEntrypoint):` with `from workers import WorkerEntrypoint`.\n",
+                )
             if not callable(getattr(default, "fetch", None)):
-                raise WorkerLoadError(f"{self.main.name}: class Default has no fetch() handler",
-                                      "Add `async def fetch(self, request):` returning a Response.\n")
+                raise WorkerLoadError(
+                    f"{self.main.name}: class Default has no fetch() handler",
+                    "Add `async def fetch(self, request):` returning a Response.\n",
+                )
             env = self.env
 
             def call_entrypoint(request: Request, ctx: Context) -> Any:
-                return default(ctx, env).fetch(request)
+                return default(ctx, env).fetch(request)  # type: ignore[attr-defined]  # the Worker's own method
 
             return call_entrypoint
         on_fetch = getattr(module, "on_fetch", None)
@@ -214,7 +220,8 @@ class WorkerHost:
         raise WorkerLoadError(
             f"{self.main.name} has no fetch handler",
             "Define `class Default(WorkerEntrypoint)` with `async def fetch(self, request)`, "
-            "or a module-level `async def on_fetch(request, env)`.\n")
+            "or a module-level `async def on_fetch(request, env)`.\n",
+        )
 
     # --- serving ------------------------------------------------------------------------------------------
 
@@ -229,8 +236,9 @@ class WorkerHost:
         if not isinstance(result, Response):
             raise NotAResponse(
                 f"The Worker's fetch handler returned {_kind(result)}, not a Response. "
-                f"Return one, e.g. `return Response.json(data)` or `return Response(\"text\")` "
-                f"(from workers import Response).")
+                f'Return one, e.g. `return Response.json(data)` or `return Response("text")` '
+                f"(from workers import Response)."
+            )
         return result
 
     # --- watching -----------------------------------------------------------------------------------------
@@ -245,7 +253,7 @@ class WorkerHost:
             self._stop.set()
             try:
                 await asyncio.wait_for(self._task, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
             self._task = None
         if self._finder in sys.meta_path:
@@ -268,8 +276,14 @@ class WorkerHost:
 
         assert self._stop is not None
         try:
-            async for changes in awatch(self.folder, watch_filter=self._watch_filter(), stop_event=self._stop,
-                                        debounce=300, step=50, recursive=True):
+            async for changes in awatch(
+                self.folder,
+                watch_filter=self._watch_filter(),
+                stop_event=self._stop,
+                debounce=300,
+                step=50,
+                recursive=True,
+            ):
                 names = sorted({Path(p).name for _, p in changes})
                 if self.load():
                     log.info("reloaded the Worker (%s changed)", ", ".join(names))

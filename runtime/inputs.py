@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -17,8 +18,9 @@ def uint8_bytes(values: Any, name: str = "image") -> bytes:
         return bytes(values)
     if isinstance(values, np.ndarray):
         if values.dtype != np.uint8 or values.ndim != 1:
-            raise BadInput(f"'{name}' must be a flat array of uint8 values, not a {values.dtype} array of shape "
-                           f"{values.shape}")
+            raise BadInput(
+                f"'{name}' must be a flat array of uint8 values, not a {values.dtype} array of shape {values.shape}"
+            )
         return values.tobytes()
     if isinstance(values, (list, tuple)):
         try:
@@ -36,7 +38,7 @@ def uint8_bytes(values: Any, name: str = "image") -> bytes:
 def image_bytes(inputs: Any) -> tuple[bytes, dict[str, Any]]:
     """Split a request's inputs into the image bytes and any other fields (the model's parameters)."""
     if inputs is None:
-        raise MissingBody("Request body is missing: send an image as binary data or as {\"image\": [...]}")
+        raise MissingBody('Request body is missing: send an image as binary data or as {"image": [...]}')
     if isinstance(inputs, Mapping):
         if "image" not in inputs:
             raise BadInput("required property 'image' is missing")

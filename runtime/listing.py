@@ -27,21 +27,33 @@ def author_of(name: str) -> str:
 
 
 def task_object(task: str) -> dict[str, str]:
-    return {"id": stable_id("task", task), "name": TASK_NAMES.get(task, task),
-            "description": TASK_DESCRIPTIONS.get(task, "")}
+    return {
+        "id": stable_id("task", task),
+        "name": TASK_NAMES.get(task, task),
+        "description": TASK_DESCRIPTIONS.get(task, ""),
+    }
 
 
 def model_object(entry: ModelEntry) -> dict[str, Any]:
     """One model as Cloudflare's model search lists it."""
     properties: list[dict[str, Any]] = [
         {"property_id": "beta", "value": "true" if entry.beta else "false"},
-        {"property_id": "price", "value": [{"unit": "per inference request", "price": float(entry.price),
-                                            "currency": "USD"}]},
+        {
+            "property_id": "price",
+            "value": [{"unit": "per inference request", "price": float(entry.price), "currency": "USD"}],
+        },
     ]
     if entry.hf_id:
         properties.append({"property_id": "info", "value": f"https://huggingface.co/{entry.hf_id}"})
-    return {"id": stable_id("model", entry.name), "source": 1, "name": entry.name, "description": entry.description,
-            "task": task_object(entry.task), "tags": [], "properties": properties}
+    return {
+        "id": stable_id("model", entry.name),
+        "source": 1,
+        "name": entry.name,
+        "description": entry.description,
+        "task": task_object(entry.task),
+        "tags": [],
+        "properties": properties,
+    }
 
 
 def matches_task(entry: ModelEntry, wanted: str) -> bool:

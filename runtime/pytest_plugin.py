@@ -17,15 +17,17 @@ Calls and faults never leak from one test to the next. Everything heavy is impor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     import httpx
+    from starlette.testclient import TestClient
 
     from .service import InferenceService
     from .settings import Settings
@@ -35,14 +37,23 @@ WEIGHTS = ("auto", "real", "stand-in")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("workers-ai-emu", "Workers AI emulator (workers-ai-emu)")
-    group.addoption("--emu-config", metavar="FILE", default=None,
-                    help="the Worker's wrangler-like.toml, wrangler.toml or wrangler.jsonc "
-                         "(default: the ini option emu_config, else the one in the rootdir)")
-    group.addoption("--emu-weights", choices=WEIGHTS, default=None,
-                    help="which weights answer in tests (default: the ini option emu_weights, else stand-in)")
+    group.addoption(
+        "--emu-config",
+        metavar="FILE",
+        default=None,
+        help="the Worker's wrangler-like.toml, wrangler.toml or wrangler.jsonc "
+        "(default: the ini option emu_config, else the one in the rootdir)",
+    )
+    group.addoption(
+        "--emu-weights",
+        choices=WEIGHTS,
+        default=None,
+        help="which weights answer in tests (default: the ini option emu_weights, else stand-in)",
+    )
     parser.addini("emu_config", "the Worker's config file, relative to the rootdir (workers-ai-emu)")
-    parser.addini("emu_weights", "auto | real | stand-in: which weights answer in tests (workers-ai-emu)",
-                  default="stand-in")
+    parser.addini(
+        "emu_weights", "auto | real | stand-in: which weights answer in tests (workers-ai-emu)", default="stand-in"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,7 +106,7 @@ class Call:
 class Emulator:
     """One emulator for the test session: settings, the inference service, the Worker host and the ASGI app."""
 
-    def __init__(self, settings: "Settings") -> None:
+    def __init__(self, settings: Settings) -> None:
         from .host import WorkerHost
         from .http.app import AppContext, create_app
         from .requestlog import RequestLog
@@ -107,15 +118,16 @@ class Emulator:
         self.app = RequestLog(create_app(AppContext(settings=settings, service=self.service, host=self.host)))
 
     @classmethod
-    def start(cls, config_path: Path | None, state_dir: Path, weights: str) -> "Emulator":
+    def start(cls, config_path: Path | None, state_dir: Path, weights: str) -> Emulator:
         from dataclasses import replace
 
         from .config import load_settings
         from .settings import Settings
 
         settings = load_settings(config_path) if config_path is not None else Settings()
-        settings.emulator = replace(settings.emulator, state_dir=state_dir, weights=weights, reload=False,
-                                    preload=False)
+        settings.emulator = replace(
+            settings.emulator, state_dir=state_dir, weights=weights, reload=False, preload=False
+        )
         return cls(settings)
 
     @property
@@ -158,10 +170,19 @@ class AiProbe:
         """Every inference since this test began, through any door, oldest first."""
         if self._emu.ledger is None:
             return []
-        return [Call(model=str(r["model"]), door=str(r["source"]), outcome=str(r["outcome"]),
-                     cost=Decimal(str(r["cost"])), weights=r["weights"], route=r["route"],  # type: ignore[arg-type]
-                     request_id=str(r["request_id"]), cache_hit=bool(r["cache_hit"]))
-                for r in self._emu.ledger.rows_after(self._mark)]
+        return [
+            Call(
+                model=str(r["model"]),
+                door=str(r["source"]),
+                outcome=str(r["outcome"]),
+                cost=Decimal(str(r["cost"])),
+                weights=None if r["weights"] is None else str(r["weights"]),
+                route=None if r["route"] is None else str(r["route"]),
+                request_id=str(r["request_id"]),
+                cache_hit=bool(r["cache_hit"]),
+            )
+            for r in self._emu.ledger.rows_after(self._mark)
+        ]
 
     @property
     def spent(self) -> Decimal:
@@ -219,7 +240,7 @@ def ai(emu: Emulator) -> Iterator[AiProbe]:
 
 
 @pytest.fixture
-def worker(ai: AiProbe, emu: Emulator) -> Iterator["httpx.Client"]:
+def worker(ai: AiProbe, emu: Emulator) -> Iterator[TestClient]:
     """An httpx.Client bound to the Worker (and the REST and Hugging Face doors), in-process."""
     from starlette.testclient import TestClient
 
@@ -232,7 +253,7 @@ def worker(ai: AiProbe, emu: Emulator) -> Iterator["httpx.Client"]:
 
 
 @pytest.fixture
-def aworker(ai: AiProbe, emu: Emulator) -> Iterator["httpx.AsyncClient"]:
+def aworker(ai: AiProbe, emu: Emulator) -> Iterator[httpx.AsyncClient]:
     """The httpx.AsyncClient equivalent of `worker`, for async tests (pytest-asyncio, or anyio's plugin)."""
     import httpx
 

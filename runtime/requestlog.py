@@ -7,7 +7,8 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("workers-ai-emu.requests")
 
@@ -41,10 +42,6 @@ def weights_used() -> str | None:
     seen = list(dict.fromkeys(c.weights for c in calls if c.weights))
     return ",".join(seen) or None
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 
 def format_line(method: str, path: str, status: int | None, ms: float, calls: list[AiCall]) -> str:
     line = f"{method} {path} {status if status is not None else '---'} {ms:.0f} ms"
@@ -60,7 +57,7 @@ def format_line(method: str, path: str, status: int | None, ms: float, calls: li
 class RequestLog:
     """ASGI middleware (pure ASGI, so the per-request context reaches the Worker and its binding)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -73,7 +70,7 @@ class RequestLog:
         status: int | None = None
         sent_at: float | None = None
 
-        async def send_logged(message: dict[str, Any]) -> None:
+        async def send_logged(message: Message) -> None:
             nonlocal status, sent_at
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -8,16 +8,18 @@ catalog defaults.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import NoSuchModel
 
 IMAGE_ARRAY: dict[str, Any] = {
     "type": "array",
     "description": "The image as an array of its file's bytes (PNG, JPEG, WebP, GIF, BMP), each an unsigned "
-                   "8-bit integer. The REST API also takes the raw file as the request body.",
+    "8-bit integer. The REST API also takes the raw file as the request body.",
     "items": {"type": "integer", "minimum": 0, "maximum": 255, "description": "One byte, 0 to 255"},
 }
+
 
 def parameters(task: str) -> dict[str, dict[str, Any]] | None:
     """The JSON Schema of each parameter a task's families take (all families of a task take the same)."""
@@ -27,6 +29,7 @@ def parameters(task: str) -> dict[str, dict[str, Any]] | None:
         if family.task == task:
             return {name: param.schema() for name, param in family.params.items()}
     return None
+
 
 OUTPUTS: dict[str, dict[str, Any]] = {
     "object-detection": {

@@ -11,9 +11,10 @@ import hashlib
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -92,8 +93,13 @@ class ResultCache:
 
 
 class InferenceService:
-    def __init__(self, catalog: Catalog, ledger: Ledger | None, settings: EmulatorSettings | None = None,
-                 store: ModelStore | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ledger: Ledger | None,
+        settings: EmulatorSettings | None = None,
+        store: ModelStore | None = None,
+    ) -> None:
         self.settings = s = settings or EmulatorSettings()
         self.catalog = catalog
         self.ledger = ledger
@@ -117,18 +123,19 @@ class InferenceService:
         """(all preloaded models loaded?, per model: which weights and their state)."""
         targets = list(self.preloaded.values())
         states = self.pool.readiness(targets)
-        models = {name: {"weights": "real" if t.name == name else t.name, "state": states[t.name]}
-                  for name, t in self.preloaded.items()}
+        models = {
+            name: {"weights": "real" if t.name == name else t.name, "state": states[t.name]}
+            for name, t in self.preloaded.items()
+        }
         return all(v == "loaded" for v in states.values()), models
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "InferenceService":
+    def from_settings(cls, settings: Settings) -> InferenceService:
         where = str(settings.config_path) if settings.config_path else "config"
         catalog = settings.catalog or Catalog.load(settings.models, where=where)
         ledger = Ledger(settings.state_dir / "ledger.sqlite3")
         # the service's own copy, with the state folder resolved against the config's folder
         return cls(catalog, ledger, replace(settings.emulator, state_dir=settings.state_dir))
-
 
     def _check_budget(self) -> None:
         status = self.budget_status()
@@ -142,8 +149,9 @@ class InferenceService:
             return None
         return budget_status(self.ledger, self.settings.budget_usd_per_day)
 
-    async def run(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,
-                  caller: Caller | None = None) -> Outcome:
+    async def run(
+        self, model: str, inputs: Any, params: Mapping[str, Any] | None = None, caller: Caller | None = None
+    ) -> Outcome:
         """Validate, (maybe) answer from cache, infer, and meter: one ledger row per call, success or not."""
         caller = caller or Caller(source="binding")
         started = time.perf_counter()
@@ -171,28 +179,42 @@ class InferenceService:
             result = self.cache.get(key) if key is not None else None
             cached = result is not None
             if result is None:
-                result = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
+                fresh = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
                 if key is not None:
-                    self.cache.put(key, result)
+                    self.cache.put(key, fresh)
+                result = fresh
         except EmuError as e:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
             e.metered = True
             raise
         except asyncio.CancelledError:  # the caller gave up (a Worker's timeout, a closed connection): 3008
-            await self._meter(caller, model, entry, started, RequestAborted.outcome_label(), billed=False,
-                              cached=False, weights=weights)
+            await self._meter(
+                caller,
+                model,
+                entry,
+                started,
+                RequestAborted.outcome_label(),
+                billed=False,
+                cached=False,
+                weights=weights,
+            )
             raise
         except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
-            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False,
-                              weights=weights)
+            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False, weights=weights)
             error = EmuError(f"internal error: {type(e).__name__}: {e}")
             error.metered = True
             raise error from e
         elapsed = time.perf_counter() - started
-        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached,
-                                 weights=weights)
-        return Outcome(result=result, model=entry, request_id=caller.request_id, cost=cost, cached=cached,
-                       compute_time_s=elapsed, weights=loaded.weights)
+        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights)
+        return Outcome(
+            result=result,
+            model=entry,
+            request_id=caller.request_id,
+            cost=cost,
+            cached=cached,
+            compute_time_s=elapsed,
+            weights=loaded.weights,
+        )
 
     async def record_rejection(self, model: str, error: EmuError, caller: Caller) -> None:
         """Meter a request a door refused before it could call `run` (auth, oversized or unparsable body).
@@ -208,24 +230,42 @@ class InferenceService:
         await self._meter(caller, model, entry, time.perf_counter(), error.outcome, billed=False, cached=False)
         error.metered = True
 
-    async def _meter(self, caller: Caller, model: str, entry: ModelEntry | None, started: float, outcome: str,
-                     billed: bool, cached: bool, weights: str | None = None) -> Decimal:
+    async def _meter(
+        self,
+        caller: Caller,
+        model: str,
+        entry: ModelEntry | None,
+        started: float,
+        outcome: str,
+        billed: bool,
+        cached: bool,
+        weights: str | None = None,
+    ) -> Decimal:
         price = entry.price if entry is not None else ZERO
         cost = price if billed else ZERO
         name = entry.name if entry else model
         latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
             record = LedgerRecord(
-                request_id=caller.request_id, source=caller.source, model=name, unit_price=price, cost=cost,
-                latency_ms=latency_ms, outcome=outcome, cache_hit=cached, worker=caller.worker, route=caller.route,
+                request_id=caller.request_id,
+                source=caller.source,
+                model=name,
+                unit_price=price,
+                cost=cost,
+                latency_ms=latency_ms,
+                outcome=outcome,
+                cache_hit=cached,
+                worker=caller.worker,
+                route=caller.route,
                 weights=weights,
             )
             await asyncio.to_thread(self.ledger.record, record)
         note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]), weights)
         return cost
 
-    def run_sync(self, model: str, inputs: Any, params: Mapping[str, Any] | None = None,
-                 caller: Caller | None = None) -> Outcome:
+    def run_sync(
+        self, model: str, inputs: Any, params: Mapping[str, Any] | None = None, caller: Caller | None = None
+    ) -> Outcome:
         """For callers without an event loop (the CLI's `run`)."""
         return asyncio.run(self.run(model, inputs, params, caller or Caller(source="cli")))
 

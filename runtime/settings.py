@@ -9,10 +9,11 @@ defaults of the classes that take these values. Adding a key means adding one fi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # --- value checkers: each converts a config value or raises TypeError("a ...") / ValueError("...") ----------
 
@@ -35,6 +36,7 @@ def integer(minimum: int, maximum: int | None = None) -> Check:
         if v < minimum or (maximum is not None and v > maximum):
             raise ValueError(f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}")
         return v
+
     label = f"integer {minimum}–{maximum}" if maximum is not None else f"integer ≥ {minimum}"
     return Check(label, convert)
 
@@ -46,6 +48,7 @@ def number(minimum: float, strict: bool = False) -> Check:
         if v < minimum or (strict and v == minimum) or v != v:
             raise ValueError(f"greater than {minimum:g}" if strict else f"at least {minimum:g}")
         return float(v)
+
     return Check(f"number {'>' if strict else '≥'} {minimum:g}", convert)
 
 
@@ -82,6 +85,7 @@ def choice(*choices: str) -> Check:
         if v not in choices:
             raise ValueError(" or ".join(repr(c) for c in choices))
         return v
+
     return Check(" or ".join(f'`"{c}"`' for c in choices), convert)
 
 
@@ -105,8 +109,14 @@ PATH = Check("string (a folder)", lambda v: Path(_string(v)))
 FAULTS = Check("array of tables", _faults)
 
 
-def setting(default: Any = MISSING, *, check: Check, doc: str, factory: Callable[[], Any] | None = None,
-            shown: str | None = None) -> Any:
+def setting(
+    default: Any = MISSING,
+    *,
+    check: Check,
+    doc: str,
+    factory: Callable[[], Any] | None = None,
+    shown: str | None = None,
+) -> Any:
     """One `[emulator]` key: its default (or default factory), checker and doc (`shown`: the docs' default)."""
     meta = {"check": check, "doc": doc, "shown": shown}
     if factory is not None:
@@ -123,35 +133,64 @@ class EmulatorSettings:
     host: str = setting("127.0.0.1", check=STRING, doc="Address to listen on. Anything but loopback prints a warning.")
     port: int = setting(8787, check=integer(0, 65535), doc="Port (wrangler's).")
     state_dir: Path = setting(Path(".emu"), check=PATH, doc="Ledger and pulled models.")
-    api_token: str | None = setting(None, check=STRING, doc="When set, the REST and Hugging Face APIs require "
-                                    "`Authorization: Bearer <token>` (the Worker is not affected).")
-    budget_usd_per_day: Decimal | None = setting(None, check=USD, doc="Inferences fail with 3036 once the day's "
-                                                 "spend reaches it.")
+    api_token: str | None = setting(
+        None,
+        check=STRING,
+        doc="When set, the REST and Hugging Face APIs require "
+        "`Authorization: Bearer <token>` (the Worker is not affected).",
+    )
+    budget_usd_per_day: Decimal | None = setting(
+        None, check=USD, doc="Inferences fail with 3036 once the day's spend reaches it."
+    )
     auto_pull: bool = setting(True, check=BOOLEAN, doc="Pull a missing catalog model on first use.")
-    intra_op_threads: int = setting(check=integer(1), factory=default_threads, shown="CPU count",
-                                    doc="onnxruntime threads per inference.")
-    max_concurrent_inferences: int = setting(1, check=integer(1), doc="Inferences running at once (onnxruntime "
-                                             "already spreads one run over all cores).")
+    intra_op_threads: int = setting(
+        check=integer(1), factory=default_threads, shown="CPU count", doc="onnxruntime threads per inference."
+    )
+    max_concurrent_inferences: int = setting(
+        1, check=integer(1), doc="Inferences running at once (onnxruntime already spreads one run over all cores)."
+    )
     max_queue: int = setting(64, check=integer(0), doc="Waiting inferences beyond this get 3040.")
     queue_timeout_s: float = setting(60.0, check=number(0, strict=True), doc="Waiting longer for a slot gives 3007.")
-    model_wait_s: float = setting(300.0, check=number(0), doc="How long the binding and REST API wait for a model "
-                                  "being pulled/loaded.")
+    model_wait_s: float = setting(
+        300.0, check=number(0), doc="How long the binding and REST API wait for a model being pulled/loaded."
+    )
     cache_size: int = setting(256, check=integer(0), doc="Entries in the Hugging Face API's result cache.")
-    max_body_bytes: int = setting(20 * 1024 * 1024, check=integer(1), shown="20 MiB",
-                                  doc="Largest request body (the Worker's too: 413 beyond it).")
-    max_image_pixels: int = setting(50_000_000, check=integer(1), shown="50 000 000",
-                                    doc="Larger images are refused (5006).")
+    max_body_bytes: int = setting(
+        20 * 1024 * 1024,
+        check=integer(1),
+        shown="20 MiB",
+        doc="Largest request body (the Worker's too: 413 beyond it).",
+    )
+    max_image_pixels: int = setting(
+        50_000_000, check=integer(1), shown="50 000 000", doc="Larger images are refused (5006)."
+    )
     reload: bool = setting(True, check=BOOLEAN, doc="Reload the Worker when its files change.")
-    weights: str = setting("auto", check=choice("auto", "real", "stand-in"), doc=(
-        "Which weights answer. `auto`: real weights when on disk, else the bundled stand-in while `auto_pull` "
-        "fetches the real ones in the background. `real`: only real weights (wait for the pull, or 5007). "
-        "`stand-in`: always the bundled stand-ins (fast, deterministic: for CI and tests)."))
-    preload: bool = setting(True, check=BOOLEAN, doc=(
-        "`dev` loads the models the Worker uses (its `[[ai.models]]` and the catalog names in its source) in the "
-        "background at start; `/cdn-cgi/emu/ready` answers 200 once they are loaded."))
-    faults: list[dict[str, Any]] = setting(check=FAULTS, factory=list, shown="none", doc=(
-        "`[[emulator.faults]]`: Cloudflare's failures on demand (`model`, `code`, `rate`, `seed`, `times`, "
-        "`delay_s`); see docs/testing.md."))
+    weights: str = setting(
+        "auto",
+        check=choice("auto", "real", "stand-in"),
+        doc=(
+            "Which weights answer. `auto`: real weights when on disk, else the bundled stand-in while `auto_pull` "
+            "fetches the real ones in the background. `real`: only real weights (wait for the pull, or 5007). "
+            "`stand-in`: always the bundled stand-ins (fast, deterministic: for CI and tests)."
+        ),
+    )
+    preload: bool = setting(
+        True,
+        check=BOOLEAN,
+        doc=(
+            "`dev` loads the models the Worker uses (its `[[ai.models]]` and the catalog names in its source) in the "
+            "background at start; `/cdn-cgi/emu/ready` answers 200 once they are loaded."
+        ),
+    )
+    faults: list[dict[str, Any]] = setting(
+        check=FAULTS,
+        factory=list,
+        shown="none",
+        doc=(
+            "`[[emulator.faults]]`: Cloudflare's failures on demand (`model`, `code`, `rate`, `seed`, `times`, "
+            "`delay_s`); see docs/testing.md."
+        ),
+    )
 
 
 EMULATOR_FIELDS = {f.name: f for f in fields(EmulatorSettings)}
@@ -160,7 +199,9 @@ EMULATOR_FIELDS = {f.name: f for f in fields(EmulatorSettings)}
 def default_of(name: str) -> Any:
     """The declared default of an `[emulator]` key (for the defaults of classes that take its value)."""
     f = EMULATOR_FIELDS[name]
-    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    if f.default is MISSING:
+        return f.default_factory()  # type: ignore[operator]  # a field without a default has a factory
+    return f.default
 
 
 def docs_table() -> str:

@@ -10,36 +10,22 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
+from support import DETR, FIXTURES, RESNET, VIT, fixture_catalog, make_service, running_server  # noqa: F401
 
-from runtime.catalog import Catalog, ModelEntry
+from runtime.catalog import ModelEntry
 from runtime.http.app import AppContext, create_app
 from runtime.inference.store import ModelStore
-from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService
-from runtime.settings import EmulatorSettings, Settings
-from support import FIXTURE_MODELS, FIXTURES, running_server
+from runtime.settings import Settings
 
-DETR = "@cf/facebook/detr-resnet-50"
-RESNET = "@cf/microsoft/resnet-50"
-VIT = "google/vit-base-patch16-224"
 IMAGES = FIXTURES / "images"
 PNG = (IMAGES / "rgba-100x80.png").read_bytes()
 WEBP = (IMAGES / "image-128x96.webp").read_bytes()
-
-
-def fixture_catalog() -> Catalog:
-    return Catalog.load([{"name": DETR, "path": str(FIXTURE_MODELS / "detr")},
-                         {"name": RESNET, "path": str(FIXTURE_MODELS / "resnet")},
-                         {"name": VIT, "path": str(FIXTURE_MODELS / "vit")}])
-
-
-def make_service(tmp_path: Path, store: ModelStore | None = None, **settings: Any) -> InferenceService:
-    return InferenceService(fixture_catalog(), Ledger(tmp_path / "ledger.sqlite3"),
-                            EmulatorSettings(state_dir=tmp_path, **settings), store=store)
 
 
 @contextlib.contextmanager

@@ -54,11 +54,13 @@ class FakeHub:
         return sum(n for (method, path), n in self.requests.items() if method == "GET" and "/resolve/" in path)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/api/models/{org}/{name}", self._info),
-            Route("/api/models/{org}/{name}/revision/{rev}", self._info),
-            Route("/{org}/{name}/resolve/{rev}/{path:path}", self._resolve, methods=["GET", "HEAD"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/api/models/{org}/{name}", self._info),
+                Route("/api/models/{org}/{name}/revision/{rev}", self._info),
+                Route("/{org}/{name}/resolve/{rev}/{path:path}", self._resolve, methods=["GET", "HEAD"]),
+            ]
+        )
 
     def _repo(self, request: Request) -> tuple[str, HubRepo | None]:
         repo_id = f"{request.path_params['org']}/{request.path_params['name']}"
@@ -79,13 +81,17 @@ class FakeHub:
             if blobs:
                 if repo.is_lfs(name):
                     pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{_sha(data)}\nsize {len(data)}\n"
-                    sibling.update(size=len(data), blobId=git_blob_id(pointer.encode()),
-                                   lfs={"size": len(data), "sha256": _sha(data), "pointerSize": len(pointer)})
+                    sibling.update(
+                        size=len(data),
+                        blobId=git_blob_id(pointer.encode()),
+                        lfs={"size": len(data), "sha256": _sha(data), "pointerSize": len(pointer)},
+                    )
                 else:
                     sibling.update(size=len(data), blobId=git_blob_id(data))
             siblings.append(sibling)
-        return JSONResponse({"id": repo_id, "modelId": repo_id, "sha": repo.commit, "private": False,
-                             "siblings": siblings})
+        return JSONResponse(
+            {"id": repo_id, "modelId": repo_id, "sha": repo.commit, "private": False, "siblings": siblings}
+        )
 
     async def _resolve(self, request: Request) -> Response:
         path = request.path_params["path"]
@@ -100,11 +106,16 @@ class FakeHub:
             return Response(b"", 404, headers={"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit})
         data = repo.files[path]
         served = self.corrupt.get(f"{repo_id}/{path}", data)
-        headers = {"X-Repo-Commit": repo.commit, "Content-Length": str(len(served)),
-                   "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Repo-Commit": repo.commit,
+            "Content-Length": str(len(served)),
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if repo.is_lfs(path):
-            headers.update({"ETag": f'"{git_blob_id(data)}"', "X-Linked-Etag": f'"{_sha(data)}"',
-                            "X-Linked-Size": str(len(data))})
+            headers.update(
+                {"ETag": f'"{git_blob_id(data)}"', "X-Linked-Etag": f'"{_sha(data)}"', "X-Linked-Size": str(len(data))}
+            )
         else:
             headers["ETag"] = f'"{git_blob_id(data)}"'
         if request.method == "HEAD":

@@ -10,12 +10,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from support import DETR, RESNET
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "tests" / "fixtures" / "models"
 IMAGES = ROOT / "tests" / "fixtures" / "images"
 
-DETR = "@cf/facebook/detr-resnet-50"
-RESNET = "@cf/microsoft/resnet-50"
 PRICED = "@cf/test/priced-classifier"  # the tiny ResNet at DETR's price: a cheap model with a 7.5e-6 price
 PRICES = {DETR: Decimal("0.0000075"), RESNET: Decimal("0.00000251"), PRICED: Decimal("0.0000075")}
 TINY = (IMAGES / "tiny-5x3.png").read_bytes()
@@ -26,12 +26,17 @@ def model_tables() -> list[dict]:
     return [
         {"name": DETR, "path": str(MODELS / "detr")},
         {"name": RESNET, "path": str(MODELS / "resnet")},
-        {"name": PRICED, "task": "image-classification", "path": str(MODELS / "resnet"), "price": "0.0000075",
-         "hf_id": "test/priced-classifier"},
+        {
+            "name": PRICED,
+            "task": "image-classification",
+            "path": str(MODELS / "resnet"),
+            "price": "0.0000075",
+            "hf_id": "test/priced-classifier",
+        },
     ]
 
 
-def make_service(state_dir: Path, **emulator):
+def metering_service(state_dir: Path, **emulator):
     from runtime.catalog import Catalog
     from runtime.metering.ledger import Ledger
     from runtime.service import InferenceService
@@ -51,7 +56,7 @@ def make_app(service):
 def main(port: int, state_dir: Path) -> None:
     import uvicorn
 
-    service = make_service(state_dir, intra_op_threads=1)
+    service = metering_service(state_dir, intra_op_threads=1)
     uvicorn.run(make_app(service), host="127.0.0.1", port=port, log_level="warning")
 
 

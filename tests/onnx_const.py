@@ -5,7 +5,7 @@ Lets a test drive a family's post-processing with rows it chose, through a real 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,7 +37,10 @@ def constant_model(input_name: str, input_shape: Sequence[int], output_name: str
     tensor = b"".join(_field(1, 0, d) for d in value.shape) + _field(2, 0, 1) + _field(9, 2, value.tobytes())
     attribute = _field(1, 2, b"value") + _field(5, 2, tensor) + _field(20, 0, 4)
     node = _field(2, 2, output_name.encode()) + _field(4, 2, b"Constant") + _field(5, 2, attribute)
-    graph = (_field(1, 2, node) + _field(2, 2, b"constant")
-             + _field(11, 2, _field(1, 2, input_name.encode()) + _field(2, 2, _tensor_type(input_shape)))
-             + _field(12, 2, _field(1, 2, output_name.encode()) + _field(2, 2, _tensor_type(value.shape))))
+    graph = (
+        _field(1, 2, node)
+        + _field(2, 2, b"constant")
+        + _field(11, 2, _field(1, 2, input_name.encode()) + _field(2, 2, _tensor_type(input_shape)))
+        + _field(12, 2, _field(1, 2, output_name.encode()) + _field(2, 2, _tensor_type(value.shape)))
+    )
     return _field(1, 0, 8) + _field(8, 2, _field(2, 0, 17)) + _field(7, 2, graph)

@@ -6,8 +6,9 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,6 +18,38 @@ FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE_MODELS = FIXTURES / "models"
 SHARED = ROOT.parent / "shared"
 CATS = SHARED / "images" / "coco-000000039769-cats.png"
+
+# The catalog names the tests use (one place)
+DETR = "@cf/facebook/detr-resnet-50"
+RESNET = "@cf/microsoft/resnet-50"
+VIT = "google/vit-base-patch16-224"
+
+
+def fixture_catalog() -> Any:
+    """The catalog with DETR, ResNet and ViT mapped to the small fixture models of the same families."""
+    from runtime.catalog import Catalog
+
+    return Catalog.load(
+        [
+            {"name": DETR, "path": str(FIXTURE_MODELS / "detr")},
+            {"name": RESNET, "path": str(FIXTURE_MODELS / "resnet")},
+            {"name": VIT, "path": str(FIXTURE_MODELS / "vit")},
+        ]
+    )
+
+
+def make_service(state_dir: Path, store: Any = None, **settings: Any) -> Any:
+    """The real InferenceService over the fixture catalog, its ledger and state in `state_dir`."""
+    from runtime.metering.ledger import Ledger
+    from runtime.service import InferenceService
+    from runtime.settings import EmulatorSettings
+
+    return InferenceService(
+        fixture_catalog(),
+        Ledger(state_dir / "ledger.sqlite3"),
+        EmulatorSettings(state_dir=state_dir, **settings),
+        store=store,
+    )
 
 
 def need_shared(path: Path = CATS) -> Path:
@@ -29,7 +62,9 @@ def need_shared(path: Path = CATS) -> Path:
 @contextlib.contextmanager
 def running_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` with a real uvicorn on a free port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto set: asyncio then sets TCP_NODELAY
+    sock = socket.socket(
+        socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )  # proto set: asyncio then sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]

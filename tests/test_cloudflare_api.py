@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from api_support import DETR, PNG, RESNET, VIT, WEBP, busy_slot, http, ledger_rows, make_service, serve
+
 from runtime.service import Caller
 
 pytestmark = pytest.mark.timeout(120)
@@ -117,17 +117,20 @@ def test_a_hugging_face_only_id_is_not_a_workers_ai_name(server):
     assert_error(http.post(run_url(base, "facebook/detr-resnet-50"), content=PNG), 400, 5007)
 
 
-@pytest.mark.parametrize("body, headers, text", [
-    (b"this is not an image", {"content-type": "image/png"}, "Bad input"),
-    (b"{not json", {"content-type": "application/json"}, "not valid JSON"),
-    (b"[1, 2, 3]", {"content-type": "application/json"}, "must be an object"),
-    (b'{"picture": [1, 2]}', {"content-type": "application/json"}, "'image'"),
-    (b'{"image": [1, 256]}', {"content-type": "application/json"}, "256"),
-    (b'{"image": "aGVsbG8="}', {"content-type": "application/json"}, "'image'"),
-    (b'{"image": []}', {"content-type": "application/json"}, "empty"),
-    (b'{"image": [137, 80], "top_k": 3}', {"content-type": "application/json"}, "'top_k'"),
-    (b'{"image": [137, 80], "threshold": "high"}', {"content-type": "application/json"}, "'threshold'"),
-])
+@pytest.mark.parametrize(
+    "body, headers, text",
+    [
+        (b"this is not an image", {"content-type": "image/png"}, "Bad input"),
+        (b"{not json", {"content-type": "application/json"}, "not valid JSON"),
+        (b"[1, 2, 3]", {"content-type": "application/json"}, "must be an object"),
+        (b'{"picture": [1, 2]}', {"content-type": "application/json"}, "'image'"),
+        (b'{"image": [1, 256]}', {"content-type": "application/json"}, "256"),
+        (b'{"image": "aGVsbG8="}', {"content-type": "application/json"}, "'image'"),
+        (b'{"image": []}', {"content-type": "application/json"}, "empty"),
+        (b'{"image": [137, 80], "top_k": 3}', {"content-type": "application/json"}, "'top_k'"),
+        (b'{"image": [137, 80], "threshold": "high"}', {"content-type": "application/json"}, "'threshold'"),
+    ],
+)
 def test_bad_input_is_5006_with_the_ai_error_prefix(server, body, headers, text):
     _, base = server
     r = http.post(run_url(base, DETR), content=body, headers=headers)
@@ -157,7 +160,7 @@ def test_too_large_is_3006_by_content_length_and_by_streamed_size(tmp_path):
 
         def chunks():  # no Content-Length: the size is only known while reading
             for i in range(0, len(big), 4096):
-                yield big[i:i + 4096]
+                yield big[i : i + 4096]
 
         r = http.post(run_url(base, DETR), content=chunks())
         assert "content-length" not in r.request.headers
@@ -185,15 +188,18 @@ def test_a_full_queue_is_3040(tmp_path):
         assert http.post(run_url(base, DETR), content=PNG).status_code == 200
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", f"/client/v4/accounts/acc/ai/run/{DETR}"),
-    ("PUT", f"/client/v4/accounts/acc/ai/run/{DETR}"),
-    ("POST", "/client/v4/accounts/acc/ai/models/search"),
-    ("GET", "/client/v4/accounts/acc/ai/nothing-here"),
-    ("GET", "/client/v4/zones"),
-    ("GET", "/client/v4"),
-    ("DELETE", "/client/v4/accounts/acc"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", f"/client/v4/accounts/acc/ai/run/{DETR}"),
+        ("PUT", f"/client/v4/accounts/acc/ai/run/{DETR}"),
+        ("POST", "/client/v4/accounts/acc/ai/models/search"),
+        ("GET", "/client/v4/accounts/acc/ai/nothing-here"),
+        ("GET", "/client/v4/zones"),
+        ("GET", "/client/v4"),
+        ("DELETE", "/client/v4/accounts/acc"),
+    ],
+)
 def test_no_route_is_7000(server, method, path):
     _, base = server
     assert_error(http.request(method, base + path), 400, 7000)
@@ -321,9 +327,21 @@ def test_never_a_500_for_any_body(server):
     _, base = server
     rng = random.Random(1234)
     bodies = [rng.randbytes(rng.randint(1, 3000)) for _ in range(12)]
-    bodies += [b"{", b"{}", b"null", b'{"image": null}', b'{"image": {"a": 1}}', b'{"image": [[1, 2]]}',
-               b'{"image": [1e400]}', b'{"image": [-1]}', b'{"image": ' + b"[" * 5000 + b"]" * 5000 + b"}",
-               b'\xff\xfe{"image": [1]}', PNG[:100], PNG[: len(PNG) // 2], b"\x89PNG\r\n\x1a\n" + bytes(64)]
+    bodies += [
+        b"{",
+        b"{}",
+        b"null",
+        b'{"image": null}',
+        b'{"image": {"a": 1}}',
+        b'{"image": [[1, 2]]}',
+        b'{"image": [1e400]}',
+        b'{"image": [-1]}',
+        b'{"image": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'\xff\xfe{"image": [1]}',
+        PNG[:100],
+        PNG[: len(PNG) // 2],
+        b"\x89PNG\r\n\x1a\n" + bytes(64),
+    ]
     for i, body in enumerate(bodies):
         headers = [{}, {"content-type": "application/json"}, {"content-type": "image/png"}][i % 3]
         for model in (DETR, RESNET):

@@ -9,13 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support import DETR, FIXTURE_MODELS
 
 from runtime.catalog import Catalog
 from runtime.config import find_config, load_settings, without_comments
 from runtime.errors import ConfigError
-from support import FIXTURE_MODELS
-
-DETR = "@cf/facebook/detr-resnet-50"
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -38,7 +36,10 @@ def config_error(path: Path) -> str:
 
 
 def test_full_config(project: Path) -> None:
-    cfg = write(project, "wrangler-like.toml", f"""
+    cfg = write(
+        project,
+        "wrangler-like.toml",
+        f"""
         name = "demo"
         main = "src/entry.py"
         compatibility_date = "2025-03-01"
@@ -48,7 +49,7 @@ def test_full_config(project: Path) -> None:
 
         [[ai.models]]
         name = "{DETR}"
-        path = "{FIXTURE_MODELS / 'detr'}"
+        path = "{FIXTURE_MODELS / "detr"}"
 
         [[ai.models]]
         name = "@cf/me/tiny"
@@ -71,13 +72,18 @@ def test_full_config(project: Path) -> None:
         max_queue = 4
         queue_timeout_s = 2.5
         reload = false
-    """)
-    write(project, ".dev.vars", """
+    """,
+    )
+    write(
+        project,
+        ".dev.vars",
+        """
         # secrets for local development
         API_KEY="quoted value"
         export OTHER=plain # trailing comment
         SINGLE='a b'
-    """)
+    """,
+    )
     s = load_settings(cfg)
     assert s.config_path == cfg.resolve()
     assert (s.name, s.compatibility_date, s.ai_binding) == ("demo", "2025-03-01", "BRAIN")
@@ -86,8 +92,15 @@ def test_full_config(project: Path) -> None:
     assert s.secrets == {"API_KEY": "quoted value", "OTHER": "plain", "SINGLE": "a b"}
     assert s.models[1]["path"] == (project / "models" / "tiny").resolve()
     e = s.emulator
-    assert (e.port, e.api_token, e.auto_pull, e.intra_op_threads, e.max_queue, e.queue_timeout_s, e.reload) == \
-        (9999, "tok", False, 1, 4, 2.5, False)
+    assert (e.port, e.api_token, e.auto_pull, e.intra_op_threads, e.max_queue, e.queue_timeout_s, e.reload) == (
+        9999,
+        "tok",
+        False,
+        1,
+        4,
+        2.5,
+        False,
+    )
     assert e.budget_usd_per_day == Decimal("0.25") and isinstance(e.budget_usd_per_day, Decimal)
     assert s.state_dir == (project / "state").resolve()
     catalog = Catalog.load(s.models)
@@ -104,40 +117,52 @@ def find_line(path: Path, needle: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-@pytest.mark.parametrize("body,needle,key,problem", [
-    ('[emulator]\nport = "eighty"\n', 'port = "eighty"', "emulator.port", "must be an integer"),
-    ('[emulator]\nprot = 1\n', "prot = 1", "emulator.prot", "did you mean 'port'"),
-    ('[emulator]\nbudget_usd_per_day = -1\n', "budget_usd_per_day", "emulator.budget_usd_per_day", "non-negative"),
-    ('[emulator]\nreload = "yes"\n', 'reload = "yes"', "emulator.reload", "must be true or false"),
-    ('[emulator]\nport = 70000\n', "port = 70000", "emulator.port", "from 0 to 65535"),
-    ('naem = "x"\n', 'naem = "x"', "naem", "did you mean 'name'"),
-    ('name = 3\n', "name = 3", "name", "must be a string"),
-    ('compatibility_date = "soon"\n', "compatibility_date", "compatibility_date", "must be a date"),
-    ('main = "src/missing.py"\n', "main =", "main", "does not exist"),
-    ('main = "src/index.ts"\n', "main =", "main", "not a Python module"),
-    ('[ai]\nbinding = "AI"\nbinder = "x"\n', "binder", "ai.binder", "did you mean 'binding'"),
-    ('[ai]\nbinding = "not valid"\n', "binding =", "ai.binding", "not a valid attribute name"),
-    ('[emulatr]\nport = 1\n', "[emulatr]", "emulatr", "did you mean 'emulator'"),
-    ('[vars]\nA = 1\n[emulator]\nhost = 1\n', "host = 1", "emulator.host", "must be a string"),
-])
+@pytest.mark.parametrize(
+    "body,needle,key,problem",
+    [
+        ('[emulator]\nport = "eighty"\n', 'port = "eighty"', "emulator.port", "must be an integer"),
+        ("[emulator]\nprot = 1\n", "prot = 1", "emulator.prot", "did you mean 'port'"),
+        ("[emulator]\nbudget_usd_per_day = -1\n", "budget_usd_per_day", "emulator.budget_usd_per_day", "non-negative"),
+        ('[emulator]\nreload = "yes"\n', 'reload = "yes"', "emulator.reload", "must be true or false"),
+        ("[emulator]\nport = 70000\n", "port = 70000", "emulator.port", "from 0 to 65535"),
+        ('naem = "x"\n', 'naem = "x"', "naem", "did you mean 'name'"),
+        ("name = 3\n", "name = 3", "name", "must be a string"),
+        ('compatibility_date = "soon"\n', "compatibility_date", "compatibility_date", "must be a date"),
+        ('main = "src/missing.py"\n', "main =", "main", "does not exist"),
+        ('main = "src/index.ts"\n', "main =", "main", "not a Python module"),
+        ('[ai]\nbinding = "AI"\nbinder = "x"\n', "binder", "ai.binder", "did you mean 'binding'"),
+        ('[ai]\nbinding = "not valid"\n', "binding =", "ai.binding", "not a valid attribute name"),
+        ("[emulatr]\nport = 1\n", "[emulatr]", "emulatr", "did you mean 'emulator'"),
+        ("[vars]\nA = 1\n[emulator]\nhost = 1\n", "host = 1", "emulator.host", "must be a string"),
+    ],
+)
 def test_errors_name_file_key_and_line(project: Path, body: str, needle: str, key: str, problem: str) -> None:
-    cfg = write(project, "wrangler-like.toml", 'workers_dev = true\n# a comment line\n' + body)
+    cfg = write(project, "wrangler-like.toml", "workers_dev = true\n# a comment line\n" + body)
     message = config_error(cfg)
     assert message.startswith(f"{cfg.resolve()}:{find_line(cfg, needle)}: {key}: "), message
     assert problem in message
 
 
-@pytest.mark.parametrize("table,needle,key,problem", [
-    ('name = "@cf/x/new"\npath = "m"\n', 'name = "@cf/x/new"', "ai.models[2]", "needs 'task'"),
-    ('name = "@cf/x/new"\ntask = "image-classification"\nprice = "cheap"\n', 'price = "cheap"',
-     "ai.models[2].price", "not a number"),
-    (f'name = "{DETR}"\ncolour = "red"\n', "colour", "ai.models[2].colour", "unknown key"),
-    (f'name = "{DETR}"\nbeta = "no"\n', 'beta = "no"', "ai.models[2].beta", "true or false"),
-])
-def test_model_errors_point_at_the_right_table(tmp_path: Path, table: str, needle: str, key: str,
-                                               problem: str) -> None:
-    cfg = write(tmp_path, "wrangler-like.toml", f'[ai]\nbinding = "AI"\n\n[[ai.models]]\nname = "{DETR}"\n'
-                f'path = "a"\nbeta = true\n\n[[ai.models]]\n' + table)
+@pytest.mark.parametrize(
+    "table,needle,key,problem",
+    [
+        ('name = "@cf/x/new"\npath = "m"\n', 'name = "@cf/x/new"', "ai.models[2]", "needs 'task'"),
+        (
+            'name = "@cf/x/new"\ntask = "image-classification"\nprice = "cheap"\n',
+            'price = "cheap"',
+            "ai.models[2].price",
+            "not a number",
+        ),
+        (f'name = "{DETR}"\ncolour = "red"\n', "colour", "ai.models[2].colour", "unknown key"),
+        (f'name = "{DETR}"\nbeta = "no"\n', 'beta = "no"', "ai.models[2].beta", "true or false"),
+    ],
+)
+def test_model_errors_point_at_the_right_table(tmp_path: Path, table: str, needle: str, key: str, problem: str) -> None:
+    cfg = write(
+        tmp_path,
+        "wrangler-like.toml",
+        f'[ai]\nbinding = "AI"\n\n[[ai.models]]\nname = "{DETR}"\npath = "a"\nbeta = true\n\n[[ai.models]]\n' + table,
+    )
     message = config_error(cfg)
     lines = [n for n, line in enumerate(cfg.read_text().splitlines(), 1) if needle in line]
     assert message.startswith(f"{cfg.resolve()}:{lines[-1]}: {key}"), message
@@ -151,7 +176,10 @@ def test_invalid_toml_reports_the_parser_position(tmp_path: Path) -> None:
 
 
 def test_real_wrangler_toml_loads_ignoring_keys_we_do_not_use(project: Path) -> None:
-    cfg = write(project, "wrangler.toml", """
+    cfg = write(
+        project,
+        "wrangler.toml",
+        """
         name = "real-worker"
         main = "src/entry.py"
         compatibility_date = "2025-01-01"
@@ -174,14 +202,18 @@ def test_real_wrangler_toml_loads_ignoring_keys_we_do_not_use(project: Path) -> 
 
         [env.staging]
         name = "real-worker-staging"
-    """)
+    """,
+    )
     s = load_settings(cfg)
     assert (s.name, s.ai_binding, s.vars) == ("real-worker", "AI", {"MODE": "prod"})
     assert s.main == (project / "src" / "entry.py").resolve()
 
 
 def test_wrangler_jsonc_with_comments_and_trailing_commas(project: Path) -> None:
-    cfg = write(project, "wrangler.jsonc", f"""
+    cfg = write(
+        project,
+        "wrangler.jsonc",
+        f"""
         // wrangler.jsonc for a Python Worker
         {{
           "name": "jsonc-worker", /* block
@@ -194,14 +226,18 @@ def test_wrangler_jsonc_with_comments_and_trailing_commas(project: Path) -> None
           }},
           "vars": {{"URL": "http://a//b"}},
         }}
-    """)
+    """,
+    )
     s = load_settings(cfg)
     assert s.name == "jsonc-worker" and s.vars == {"URL": "http://a//b"}  # "//" inside a string is kept
     assert s.models == [{"name": DETR, "path": (project / "models" / "detr").resolve()}]
 
 
 def test_jsonc_errors_have_lines_too(project: Path) -> None:
-    cfg = write(project, "wrangler.jsonc", """
+    cfg = write(
+        project,
+        "wrangler.jsonc",
+        """
         {
           "name": "x",
           "ai": {"binding": "AI", "models": [
@@ -210,7 +246,8 @@ def test_jsonc_errors_have_lines_too(project: Path) -> None:
           ]},
           "emulator": {"port": "x"},
         }
-    """)
+    """,
+    )
     message = config_error(cfg)
     assert message.startswith(f"{cfg.resolve()}:5: ai.models[2].colour"), message
     cfg.write_text(cfg.read_text().replace(', "colour": 1', ""))
@@ -241,6 +278,7 @@ def test_comment_stripping_for_line_finding_keeps_strings_and_line_numbers() -> 
     plain = without_comments(text)
     assert plain.count("\n") == text.count("\n") and "x // y" in plain and "/*" not in plain
     import json5
+
     assert json5.loads(plain) == json5.loads(text) == {"a": "x // y", "b": [1]}
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from metering_server import DETR, PRICED, PRICES, RESNET, TINY, make_app, metering_service, model_tables
+from support import FIXTURES, ROOT, running_server
 
-from metering_server import DETR, PRICED, PRICES, RESNET, TINY, make_app, make_service, model_tables
 from runtime.cli import main as cli_main
 from runtime.errors import BadInput, BudgetExceeded
 from runtime.metering.ledger import SCHEMA_VERSION
 from runtime.metering.report import build_report
 from runtime.service import Caller
-from support import FIXTURES, ROOT, running_server
 
 WIDE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
 
@@ -60,18 +60,20 @@ def cli_json(capsys, *args: str) -> dict:
 async def run_many(service, model: str, n: int, caller_for, batch: int = 16) -> list:
     outcomes = []
     for start in range(0, n, batch):
-        outcomes += await asyncio.gather(*(service.run(model, TINY, None, caller_for())
-                                           for _ in range(min(batch, n - start))))
+        outcomes += await asyncio.gather(
+            *(service.run(model, TINY, None, caller_for()) for _ in range(min(batch, n - start)))
+        )
     return outcomes
 
 
 def test_thousands_of_runs_agree_exactly_everywhere(tmp_path, capsys):
     config = write_config(tmp_path)
     state = tmp_path / "state"
-    service = make_service(state, intra_op_threads=1)
+    service = metering_service(state, intra_op_threads=1)
     n_priced, n_resnet = 1500, 500
-    outcomes = asyncio.run(run_many(service, PRICED, n_priced, lambda: Caller(source="binding", worker="w",
-                                                                              route="/classify")))
+    outcomes = asyncio.run(
+        run_many(service, PRICED, n_priced, lambda: Caller(source="binding", worker="w", route="/classify"))
+    )
     outcomes += asyncio.run(run_many(service, RESNET, n_resnet, lambda: Caller(source="cli")))
     with pytest.raises(BadInput):  # failures are recorded, and cost nothing
         service.run_sync(PRICED, b"not an image", caller=Caller(source="rest"))
@@ -97,13 +99,22 @@ def test_thousands_of_runs_agree_exactly_everywhere(tmp_path, capsys):
 
     by_source = {g["source"]: g for g in cli_json(capsys, "--config", str(config), "--by", "source")["breakdown"]}
     assert {k: (v["requests"], Decimal(v["cost_usd"])) for k, v in by_source.items()} == {
-        "binding": (n_priced, n_priced * PRICES[PRICED]), "cli": (n_resnet, n_resnet * PRICES[RESNET]),
-        "rest": (1, Decimal(0))}
-    by_route = {g["route"]: g["requests"] for g in cli_json(capsys, "--config", str(config), "--by", "route")["breakdown"]}
+        "binding": (n_priced, n_priced * PRICES[PRICED]),
+        "cli": (n_resnet, n_resnet * PRICES[RESNET]),
+        "rest": (1, Decimal(0)),
+    }
+    by_route = {
+        g["route"]: g["requests"] for g in cli_json(capsys, "--config", str(config), "--by", "route")["breakdown"]
+    }
     assert by_route == {"/classify": n_priced, None: n_resnet + 1}
 
-    proc = subprocess.run([sys.executable, "-m", "runtime", "costs", "--config", str(config), "--format", "json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runtime", "costs", "--config", str(config), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == data
 
@@ -115,21 +126,25 @@ def test_thousands_of_runs_agree_exactly_everywhere(tmp_path, capsys):
 
 def test_hundreds_over_real_http_by_rest_and_hugging_face(tmp_path, capsys):
     config = write_config(tmp_path)
-    service = make_service(tmp_path / "state", intra_op_threads=1)
+    service = metering_service(tmp_path / "state", intra_op_threads=1)
     n_rest, n_hf, n_detr = 200, 100, 10
 
     async def drive(base: str) -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
             async def post(url: str, **kw) -> httpx.Response:
                 return await client.post(url, content=TINY, **kw)
+
             calls = [post(f"/client/v4/accounts/x/ai/run/{PRICED}") for _ in range(n_rest)]
-            calls += [post("/hf-inference/models/test/priced-classifier", headers={"x-use-cache": "false"})
-                      for _ in range(n_hf)]
+            calls += [
+                post("/hf-inference/models/test/priced-classifier", headers={"x-use-cache": "false"})
+                for _ in range(n_hf)
+            ]
             calls += [post(f"/client/v4/accounts/x/ai/run/{DETR}") for _ in range(n_detr)]
             calls += [post("/client/v4/accounts/x/ai/run/@cf/no/such-model")]
             out = []
             for i in range(0, len(calls), 24):  # two dozen in flight at a time
-                out += await asyncio.gather(*calls[i:i + 24])
+                out += await asyncio.gather(*calls[i : i + 24])
             return out
 
     with running_server(make_app(service)) as base:
@@ -150,21 +165,25 @@ def test_hundreds_over_real_http_by_rest_and_hugging_face(tmp_path, capsys):
     assert Decimal(http["total_usd"]) == expected
     assert (http["requests"], http["billed_requests"], http["errors"]) == (len(responses), len(responses) - 1, 1)
     sources = {g["source"]: (g["requests"], Decimal(g["cost_usd"])) for g in http["breakdown"]}
-    assert sources == {"rest": (n_rest + n_detr + 1, n_rest * PRICES[PRICED] + n_detr * PRICES[DETR]),
-                       "hf": (n_hf, n_hf * PRICES[PRICED])}
+    assert sources == {
+        "rest": (n_rest + n_detr + 1, n_rest * PRICES[PRICED] + n_detr * PRICES[DETR]),
+        "hf": (n_hf, n_hf * PRICES[PRICED]),
+    }
     cli = cli_json(capsys, "--config", str(config), "--by", "source")
     assert cli == http
     service.close()
 
 
 def test_concurrent_requests_lose_and_duplicate_no_row(tmp_path):
-    service = make_service(tmp_path, intra_op_threads=1, max_queue=200)
+    service = metering_service(tmp_path, intra_op_threads=1, max_queue=200)
 
     async def burst() -> list:
         callers = [Caller(source="binding") for _ in range(60)]
-        results = await asyncio.gather(*(service.run(PRICED, TINY, None, c) for c in callers),
-                                       *(service.run(PRICED, b"junk", None, Caller(source="rest")) for _ in range(20)),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(service.run(PRICED, TINY, None, c) for c in callers),
+            *(service.run(PRICED, b"junk", None, Caller(source="rest")) for _ in range(20)),
+            return_exceptions=True,
+        )
         return [c.request_id for c in callers], results
 
     ids, results = asyncio.run(burst())
@@ -181,7 +200,7 @@ def test_concurrent_requests_lose_and_duplicate_no_row(tmp_path):
 def test_daily_budget_stops_spending_through_the_service_and_the_rest_door(tmp_path, capsys):
     price = PRICES[PRICED]
     config = write_config(tmp_path, budget=str(5 * price))
-    service = make_service(tmp_path / "state", budget_usd_per_day=5 * price)
+    service = metering_service(tmp_path / "state", budget_usd_per_day=5 * price)
     for _ in range(5):
         service.run_sync(PRICED, TINY)
     with pytest.raises(BudgetExceeded) as caught:
@@ -205,7 +224,7 @@ def test_filters_formats_and_errors_of_the_cli(tmp_path, capsys):
     assert (empty["total_usd"], empty["requests"], empty["by_model"]) == ("0.00", 0, [])
     assert not (tmp_path / "state" / "ledger.sqlite3").exists()  # reporting never creates a ledger
 
-    service = make_service(tmp_path / "state", intra_op_threads=1)
+    service = metering_service(tmp_path / "state", intra_op_threads=1)
     for _ in range(3):
         service.run_sync(PRICED, TINY)
     service.run_sync(RESNET, WIDE)
@@ -216,13 +235,17 @@ def test_filters_formats_and_errors_of_the_cli(tmp_path, capsys):
     assert cli_json(capsys, "--config", str(config), "--since", "2999-01-01T00:00:00Z")["requests"] == 0
     by_day = cli_json(capsys, "--config", str(config), "--by", "day")["breakdown"]
     assert [(d["day"], d["requests"], Decimal(d["cost_usd"])) for d in by_day] == [
-        (today, 4, 3 * PRICES[PRICED] + PRICES[RESNET])]
+        (today, 4, 3 * PRICES[PRICED] + PRICES[RESNET])
+    ]
 
     capsys.readouterr()
     assert cli_main(["costs", "--config", str(config), "--format", "csv", "--by", "model"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["model"], r["requests"], r["cost_usd"]) for r in rows] == [
-        (PRICED, "3", "0.0000225"), (RESNET, "1", "0.00000251"), ("TOTAL", "4", "0.00002501")]
+        (PRICED, "3", "0.0000225"),
+        (RESNET, "1", "0.00000251"),
+        ("TOTAL", "4", "0.00002501"),
+    ]
 
     assert cli_main(["costs", "--config", str(config)]) == 0
     table = capsys.readouterr().out
@@ -235,11 +258,16 @@ def test_filters_formats_and_errors_of_the_cli(tmp_path, capsys):
 
 
 def test_http_endpoints_reject_bad_parameters_with_json_errors(tmp_path):
-    service = make_service(tmp_path)
+    service = metering_service(tmp_path)
     service.run_sync(PRICED, TINY)
     with running_server(make_app(service)) as base:
-        for query in ({"since": "soon"}, {"until": "2024-13-01"}, {"by": "colour"}, {"limit": "5"},
-                      {"since": "2024-05-02", "until": "2024-05-01"}):
+        for query in (
+            {"since": "soon"},
+            {"until": "2024-13-01"},
+            {"by": "colour"},
+            {"limit": "5"},
+            {"since": "2024-05-02", "until": "2024-05-01"},
+        ):
             r = httpx.get(f"{base}/cdn-cgi/emu/costs", params=query)
             assert r.status_code == 400 and isinstance(r.json()["error"], str), query
         for limit in ("0", "-1", "abc", "100000"):
@@ -252,14 +280,14 @@ def test_http_endpoints_reject_bad_parameters_with_json_errors(tmp_path):
     service.close()
 
 
-WORKER = '''
+WORKER = """
 from workers import Response, WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response.json(await self.env.AI.run("@cf/test/priced-classifier", await request.bytes()))
-'''
+"""
 
 
 def test_a_workers_env_ai_run_over_http_is_billed_as_binding_with_worker_and_route(tmp_path, capsys):
@@ -269,7 +297,7 @@ def test_a_workers_env_ai_run_over_http_is_billed_as_binding_with_worker_and_rou
 
     config = write_config(tmp_path)
     (tmp_path / "worker.py").write_text(WORKER)
-    service = make_service(tmp_path / "state", intra_op_threads=1)
+    service = metering_service(tmp_path / "state", intra_op_threads=1)
     settings = Settings(name="billing-demo", main=tmp_path / "worker.py", emulator=service.settings)
     app = create_app(AppContext(settings=settings, service=service, host=WorkerHost(settings, service)))
     n = 120
@@ -278,8 +306,9 @@ def test_a_workers_env_ai_run_over_http_is_billed_as_binding_with_worker_and_rou
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             out = []
             for i in range(0, n, 24):
-                out += await asyncio.gather(*(client.post(f"/classify/{j % 3}", content=TINY)
-                                              for j in range(i, min(n, i + 24))))
+                out += await asyncio.gather(
+                    *(client.post(f"/classify/{j % 3}", content=TINY) for j in range(i, min(n, i + 24)))
+                )
             return out
 
     with running_server(app) as base:

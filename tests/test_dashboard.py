@@ -11,15 +11,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from metering_server import PRICED, PRICES, RESNET, TINY, make_app, make_service
-from runtime.errors import BudgetExceeded, NoSuchModel
-from runtime.service import Caller
+from metering_server import PRICED, PRICES, RESNET, TINY, make_app, metering_service
 from support import running_server
 
+from runtime.errors import BudgetExceeded, NoSuchModel
+from runtime.service import Caller
+
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -39,8 +46,9 @@ def open_dashboard(browser, base: str):
     """A page that records console errors and refuses every request that is not to the emulator itself."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning")
-            else None)
+    page.on(
+        "console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     outside: list[str] = []
 
@@ -67,11 +75,12 @@ def run(service, model: str, n: int, **caller) -> None:
     async def go() -> None:
         for _ in range(n):
             await service.run(model, TINY, None, Caller(**caller))
+
     in_thread(asyncio.run, go())
 
 
 def test_dashboard_shows_the_json_totals_and_follows_new_requests(tmp_path, browser):
-    service = make_service(tmp_path, intra_op_threads=1)
+    service = metering_service(tmp_path, intra_op_threads=1)
     run(service, PRICED, 12, source="rest", route="/client/v4/accounts/a/ai/run/" + PRICED)
     run(service, RESNET, 7, source="binding", worker="demo", route="/classify")
     with pytest.raises(NoSuchModel):
@@ -104,8 +113,9 @@ def test_dashboard_shows_the_json_totals_and_follows_new_requests(tmp_path, brow
         run(service, PRICED, 5, source="hf")
         after = httpx.get(f"{base}/cdn-cgi/emu/costs").json()
         assert after["requests"] == 25
-        page.wait_for_function("t => document.getElementById('total-usd').textContent === t",
-                               arg="$" + after["total_usd"], timeout=10000)
+        page.wait_for_function(
+            "t => document.getElementById('total-usd').textContent === t", arg="$" + after["total_usd"], timeout=10000
+        )
         assert page.inner_text("#requests") == "25"
         assert "hf" in page.locator("#latest tbody tr").nth(0).inner_text()
         assert problems == [] and outside == []
@@ -114,7 +124,7 @@ def test_dashboard_shows_the_json_totals_and_follows_new_requests(tmp_path, brow
 
 def test_dashboard_shows_the_budget_and_when_it_is_reached(tmp_path, browser):
     price = PRICES[PRICED]
-    service = make_service(tmp_path, budget_usd_per_day=4 * price)
+    service = metering_service(tmp_path, budget_usd_per_day=4 * price)
     run(service, PRICED, 2, source="rest")
     with running_server(make_app(service)) as base:
         page, problems, _ = open_dashboard(browser, base)

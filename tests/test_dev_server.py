@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import httpx
+from support import DETR, FIXTURE_MODELS, ROOT, make_service
+from worker_support import IMAGE
 
 from runtime.service import Caller
-from support import FIXTURE_MODELS, ROOT
-from worker_support import DETR, IMAGE, detr_service
 
 
 def free_port() -> int:
@@ -25,14 +25,14 @@ def test_dev_serves_the_example_worker_and_logs_each_request(tmp_path: Path) -> 
     cfg = tmp_path / "wrangler-like.toml"
     cfg.write_text(f"""
 name = "dev-test"
-main = "{ROOT / 'worker' / 'entry.py'}"
+main = "{ROOT / "worker" / "entry.py"}"
 
 [ai]
 binding = "AI"
 
 [[ai.models]]
 name = "{DETR}"
-path = "{FIXTURE_MODELS / 'detr'}"
+path = "{FIXTURE_MODELS / "detr"}"
 
 [[ai.models]]
 name = "@cf/microsoft/resnet-50"
@@ -46,8 +46,13 @@ auto_pull = false
 reload = false
 """)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -71,7 +76,7 @@ reload = false
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
 
-    service = detr_service(tmp_path / "expected")
+    service = make_service(tmp_path / "expected")
     expected = service.run_sync(DETR, image, caller=Caller(source="cli")).result
     price = str(service.catalog.get(DETR).price)
     service.close()
@@ -92,14 +97,21 @@ reload = false
     assert len(logged) == 2 and all(f"AI {DETR}" in line and f"${price}" in line for line in logged), output
     assert any(" POST / 400 " in line and "error 5006" in line for line in lines), output
     assert rest.status_code == 200  # the REST door's inferences are logged the same way as the binding's
-    assert any(f" POST /client/v4/accounts/a/ai/run/{DETR} 200 " in line and f"AI {DETR}" in line
-               and f"${price}" in line for line in lines), output
+    assert any(
+        f" POST /client/v4/accounts/a/ai/run/{DETR} 200 " in line and f"AI {DETR}" in line and f"${price}" in line
+        for line in lines
+    ), output
 
 
 def test_dev_reports_a_config_error_in_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "wrangler-like.toml"
     cfg.write_text('name = "x"\n[emulator]\nport = "high"\n')
-    done = subprocess.run([sys.executable, "-m", "runtime", "dev", "--config", str(cfg)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "dev", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {cfg}:3: emulator.port: must be an integer, not a string ('high')"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from api_support import DETR, PNG, ledger_rows, make_service, serve
 
 
@@ -25,8 +24,14 @@ def test_refused_inference_requests_are_metered_at_no_cost(tmp_path):
     assert [a.status_code for a in answers] == [401, 413, 400, 401, 400, 200]
     rows = ledger_rows(service)
     assert [r["request_id"] for r in rows] == [a.headers["x-emu-request-id"] for a in answers]
-    assert [r["outcome"] for r in rows] == ["error:10000", "error:3006", "error:5006", "error:10000",
-                                            "error:5006", "ok"]
+    assert [r["outcome"] for r in rows] == [
+        "error:10000",
+        "error:3006",
+        "error:5006",
+        "error:10000",
+        "error:5006",
+        "ok",
+    ]
     assert [r["cost"] for r in rows] == ["0"] * 5 + ["0.0000075"]
     assert {r["model"] for r in rows} == {DETR}
     assert [r["source"] for r in rows] == ["rest", "rest", "rest", "hf", "hf", "rest"]

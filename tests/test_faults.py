@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from api_support import DETR, PNG, ledger_rows, make_service, serve
+
 from runtime.binding import AiBinding
 from runtime.config import load_settings
-from runtime.errors import (ABORTED_TEXT, CAPACITY_TEXT, DAILY_ALLOCATION_TEXT, TIMEOUT_TEXT, ConfigError)
+from runtime.errors import ABORTED_TEXT, CAPACITY_TEXT, DAILY_ALLOCATION_TEXT, TIMEOUT_TEXT, ConfigError
 from runtime.faults import CODES, Faults, FaultSpecError, Rule
 from runtime.workers.errors import InferenceUpstreamError
 
@@ -54,7 +54,10 @@ def test_each_fault_through_each_door(code: int, tmp_path: Path) -> None:
     assert after.status_code == 200
     rows = ledger_rows(service)
     assert [(r["source"], r["outcome"], r["cost"]) for r in rows[:3]] == [
-        ("binding", f"error:{code}", "0"), ("rest", f"error:{code}", "0"), ("hf", f"error:{code}", "0")]
+        ("binding", f"error:{code}", "0"),
+        ("rest", f"error:{code}", "0"),
+        ("hf", f"error:{code}", "0"),
+    ]
     assert rows[3]["outcome"] == "ok" and Decimal(rows[3]["cost"]) > 0
 
 
@@ -92,11 +95,17 @@ def test_model_filter_and_times(tmp_path: Path) -> None:
     assert faults.take("@cf/microsoft/resnet-50") == (0.0, None) and faults.rules() == []
 
 
-@pytest.mark.parametrize("table, problem", [
-    ({"code": 1234}, "code 1234"), ({"code": 3040, "rate": 1.5}, "rate"), ({"rate": 0.5}, "needs a 'code'"),
-    ({"code": 3040, "times": 0}, "times"), ({"code": 3040, "colour": 1}, "unknown fault key"),
-    ({"delay_s": -1}, "delay_s"),
-])
+@pytest.mark.parametrize(
+    "table, problem",
+    [
+        ({"code": 1234}, "code 1234"),
+        ({"code": 3040, "rate": 1.5}, "rate"),
+        ({"rate": 0.5}, "needs a 'code'"),
+        ({"code": 3040, "times": 0}, "times"),
+        ({"code": 3040, "colour": 1}, "unknown fault key"),
+        ({"delay_s": -1}, "delay_s"),
+    ],
+)
 def test_bad_fault_rules_are_refused(table: dict, problem: str) -> None:
     with pytest.raises(FaultSpecError, match=problem):
         Rule.from_table(table)
@@ -107,7 +116,7 @@ def test_configured_fault_rate_over_http_is_binomial_and_metered_at_zero(tmp_pat
     config.write_text(f"""name = "faults"
 [[ai.models]]
 name = "{DETR}"
-path = "{Path(__file__).parent / 'fixtures' / 'models' / 'detr'}"
+path = "{Path(__file__).parent / "fixtures" / "models" / "detr"}"
 [emulator]
 state_dir = "state"
 [[emulator.faults]]

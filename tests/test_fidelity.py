@@ -5,16 +5,16 @@ Runs without torch: only the committed ONNX models and expected JSON are used.""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from runtime.inference.images import decode_image
-from runtime.inference.families import load_model
-from runtime.inference.model import LoadedModel
 from support import FIXTURE_MODELS, FIXTURES, SHARED, need_shared
+
+from runtime.inference.families import load_model
+from runtime.inference.images import decode_image
+from runtime.inference.model import LoadedModel
 
 SCORE_ATOL = 2e-3
 LOGIT_RTOL = 2e-4
@@ -27,7 +27,7 @@ def expected(model: str) -> dict:
     return json.loads((FIXTURES / "expected" / f"{model}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def loaded(model: str) -> LoadedModel:
     task = expected(model)["meta"]["task"]
     return load_model(FIXTURE_MODELS / model, task=task)

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
+from support import DETR, make_service
+from worker_support import IMAGE, WORKERS, serve, worker_settings
 
 from runtime.service import InferenceService
-from worker_support import DETR, IMAGE, WORKERS, detr_service, serve, worker_settings
 
 HTML = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
-GOOD = '''from workers import Response, WorkerEntrypoint
+GOOD = """from workers import Response, WorkerEntrypoint
 from greeting import WORD
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response(WORD + " version {n}")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceService]:
-    svc = detr_service(tmp_path_factory.mktemp("state"))
+    svc = make_service(tmp_path_factory.mktemp("state"))
     yield svc
     svc.close()
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from api_support import DETR, PNG, RESNET, VIT, WEBP, HeldStore, busy_slot, http, ledger_rows, make_service, serve
+
 from runtime.service import Caller
 
 pytestmark = pytest.mark.timeout(120)
@@ -69,8 +69,11 @@ def test_json_base64_with_parameters(server):
     r = http.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.05}), headers=no_cache())
     assert r.status_code == 200, r.text
     assert r.json() == expected(service, DETR, PNG, {"threshold": 0.05})
-    r = http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 2, "function_to_apply": "sigmoid"}),
-                   headers=no_cache())
+    r = http.post(
+        url(base, RESNET_HF),
+        json=payload(PNG, parameters={"top_k": 2, "function_to_apply": "sigmoid"}),
+        headers=no_cache(),
+    )
     assert r.json() == expected(service, RESNET, PNG, {"top_k": 2, "function_to_apply": "sigmoid"})
     assert len(r.json()) == 2
     assert r.json() != expected(service, RESNET, PNG, {"top_k": 2})
@@ -110,10 +113,12 @@ def test_identical_requests_are_cached_marked_and_not_billed(tmp_path):
         other_params = http.post(url(base, DETR_HF), json=payload(PNG, parameters={"threshold": 0.1}))
         skipped = http.post(url(base, DETR_HF), content=PNG, headers=no_cache())
         legacy_skip = http.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}))
-        header_wins = http.post(url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}),
-                                 headers={"x-use-cache": "true"})
-    assert [r.headers["x-emu-cache"] for r in (first, again, as_json, other_params, skipped, legacy_skip,
-                                                 header_wins)] == ["miss", "hit", "hit", "miss", "miss", "miss", "hit"]
+        header_wins = http.post(
+            url(base, DETR_HF), json=payload(PNG, options={"use_cache": False}), headers={"x-use-cache": "true"}
+        )
+    assert [
+        r.headers["x-emu-cache"] for r in (first, again, as_json, other_params, skipped, legacy_skip, header_wins)
+    ] == ["miss", "hit", "hit", "miss", "miss", "miss", "hit"]
     assert first.json() == again.json() == as_json.json() == skipped.json()
     price = service.catalog.get(DETR).price
     assert Decimal(first.headers["x-emu-cost-usd"]) == price
@@ -170,20 +175,23 @@ def test_unknown_model_is_404(server):
     assert_error(http.post(url(base, "nobody/nothing"), content=PNG), 404, "nobody/nothing")
 
 
-@pytest.mark.parametrize("body, text", [
-    ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"top_k": 3}}, "'top_k'"),
-    ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"threshold": "high"}}, "'threshold'"),
-    ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"threshold": 2}}, "'threshold'"),
-    ({"inputs": base64.b64encode(PNG).decode(), "parameters": [0.5]}, "'parameters'"),
-    ({"inputs": base64.b64encode(PNG).decode(), "options": {"use_cache": "perhaps"}}, "use_cache"),
-    ({"inputs": base64.b64encode(PNG).decode(), "options": {"fast": True}}, "'fast'"),
-    ({"inputs": base64.b64encode(PNG).decode(), "model": "x"}, "'model'"),
-    ({"inputs": "***not base64***"}, "base64"),
-    ({"inputs": "https://example.com/cat.png"}, "URL"),
-    ({"inputs": [1, 2, 3]}, "'inputs'"),
-    ({"parameters": {}}, "'inputs'"),
-    ({"inputs": base64.b64encode(b"not an image at all").decode()}, ""),
-])
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"top_k": 3}}, "'top_k'"),
+        ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"threshold": "high"}}, "'threshold'"),
+        ({"inputs": base64.b64encode(PNG).decode(), "parameters": {"threshold": 2}}, "'threshold'"),
+        ({"inputs": base64.b64encode(PNG).decode(), "parameters": [0.5]}, "'parameters'"),
+        ({"inputs": base64.b64encode(PNG).decode(), "options": {"use_cache": "perhaps"}}, "use_cache"),
+        ({"inputs": base64.b64encode(PNG).decode(), "options": {"fast": True}}, "'fast'"),
+        ({"inputs": base64.b64encode(PNG).decode(), "model": "x"}, "'model'"),
+        ({"inputs": "***not base64***"}, "base64"),
+        ({"inputs": "https://example.com/cat.png"}, "URL"),
+        ({"inputs": [1, 2, 3]}, "'inputs'"),
+        ({"parameters": {}}, "'inputs'"),
+        ({"inputs": base64.b64encode(b"not an image at all").decode()}, ""),
+    ],
+)
 def test_bad_payloads_and_parameters_are_400_and_named(server, body, text):
     _, base = server
     assert_error(http.post(url(base, DETR_HF), json=body), 400, text)
@@ -191,23 +199,30 @@ def test_bad_payloads_and_parameters_are_400_and_named(server, body, text):
 
 def test_classification_parameters_are_checked(server):
     _, base = server
-    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"threshold": 0.5})), 400,
-                 "'threshold'")
+    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"threshold": 0.5})), 400, "'threshold'")
     assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"top_k": 0})), 400, "'top_k'")
-    assert_error(http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"function_to_apply": "max"})),
-                 400, "'function_to_apply'")
+    assert_error(
+        http.post(url(base, RESNET_HF), json=payload(PNG, parameters={"function_to_apply": "max"})),
+        400,
+        "'function_to_apply'",
+    )
 
 
 def test_bad_bodies_are_400(server):
     _, base = server
-    assert_error(http.post(url(base, DETR_HF), content=b"{oops", headers={"content-type": "application/json"}),
-                 400, "JSON")
-    assert_error(http.post(url(base, DETR_HF), content=b'"just a string"',
-                            headers={"content-type": "application/json"}), 400, "object")
+    assert_error(
+        http.post(url(base, DETR_HF), content=b"{oops", headers={"content-type": "application/json"}), 400, "JSON"
+    )
+    assert_error(
+        http.post(url(base, DETR_HF), content=b'"just a string"', headers={"content-type": "application/json"}),
+        400,
+        "object",
+    )
     assert_error(http.post(url(base, DETR_HF), content=b"GIF89a broken", headers={"content-type": "image/gif"}), 400)
     assert_error(http.post(url(base, DETR_HF), content=b""), 400)
-    assert_error(http.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "maybe"}), 400,
-                 "x-wait-for-model")
+    assert_error(
+        http.post(url(base, DETR_HF), content=PNG, headers={"x-wait-for-model": "maybe"}), 400, "x-wait-for-model"
+    )
 
 
 def test_too_large_is_413(tmp_path):
@@ -238,8 +253,10 @@ def test_api_token(tmp_path):
         assert ok.status_code == 200 and ok.json() == expected(service, DETR, PNG)
 
 
-@pytest.mark.parametrize("method, path", [("GET", f"/hf-inference/models/{DETR_HF}"), ("GET", "/hf-inference/"),
-                                          ("POST", "/hf-inference/other/thing")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", f"/hf-inference/models/{DETR_HF}"), ("GET", "/hf-inference/"), ("POST", "/hf-inference/other/thing")],
+)
 def test_no_route_is_404_json(server, method, path):
     _, base = server
     assert_error(http.request(method, base + path), 404, "No route")
@@ -252,10 +269,16 @@ def test_never_a_500_for_any_body(server):
     _, base = server
     rng = random.Random(4321)
     blobs = [rng.randbytes(rng.randint(1, 3000)) for _ in range(8)] + [PNG[:200], b"BM" + bytes(60)]
-    bodies = blobs + [b"{", b"[]", b'{"inputs": null}', b'{"inputs": ""}', b'{"inputs": "===="}',
-                      b'{"inputs": "' + base64.b64encode(b"GIF89a" + bytes(20)) + b'"}',
-                      b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"top_k": 1e9}}',
-                      b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"threshold": NaN}}']
+    bodies = blobs + [
+        b"{",
+        b"[]",
+        b'{"inputs": null}',
+        b'{"inputs": ""}',
+        b'{"inputs": "===="}',
+        b'{"inputs": "' + base64.b64encode(b"GIF89a" + bytes(20)) + b'"}',
+        b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"top_k": 1e9}}',
+        b'{"inputs": "' + base64.b64encode(PNG).decode().encode() + b'", "parameters": {"threshold": NaN}}',
+    ]
     for i, body in enumerate(bodies):
         headers = [{}, {"content-type": "application/json"}, {"content-type": "application/octet-stream"}][i % 3]
         for hf_id in (DETR_HF, RESNET_HF):

@@ -52,8 +52,9 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotate 90 clockwise on display
     image = decode_image(encode(src, "JPEG", exif=exif.tobytes(), quality=95))
     assert image.size == (30, 40)
-    assert np.allclose(np.asarray(image, dtype=float), np.asarray(src.transpose(Image.Transpose.ROTATE_270), dtype=float),
-                       atol=12)
+    assert np.allclose(
+        np.asarray(image, dtype=float), np.asarray(src.transpose(Image.Transpose.ROTATE_270), dtype=float), atol=12
+    )
 
 
 def test_gif_gives_the_first_frame():

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from support import DETR
 
 from runtime.metering.ledger import SCHEMA_VERSION, Ledger, LedgerError, LedgerRecord, to_pico
 from runtime.metering.report import ReportCache, ReportError, build_report, money, parse_when
 
-DETR = "@cf/facebook/detr-resnet-50"
 DETR_PRICE = Decimal("0.0000075")
-T0 = datetime(2024, 5, 1, 23, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 23, 0, tzinfo=UTC)
 
 # The first release's table and index, written out here as that release created them (user_version left at 0).
 V1_SQL = """
@@ -37,16 +37,35 @@ CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
 """
 
 
-def rec(i: int | str, cost: str = "0.0000075", *, model: str = DETR, when: datetime = T0, source: str = "binding",
-        outcome: str = "ok", cache_hit: bool = False, route: str | None = None, latency: float = 10.0) -> LedgerRecord:
-    return LedgerRecord(request_id=f"r{i}", source=source, model=model, unit_price=Decimal(cost),
-                        cost=Decimal(cost) if outcome == "ok" and not cache_hit else Decimal(0),
-                        latency_ms=latency, outcome=outcome, cache_hit=cache_hit, route=route, time=when)
+def rec(
+    i: int | str,
+    cost: str = "0.0000075",
+    *,
+    model: str = DETR,
+    when: datetime = T0,
+    source: str = "binding",
+    outcome: str = "ok",
+    cache_hit: bool = False,
+    route: str | None = None,
+    latency: float = 10.0,
+) -> LedgerRecord:
+    return LedgerRecord(
+        request_id=f"r{i}",
+        source=source,
+        model=model,
+        unit_price=Decimal(cost),
+        cost=Decimal(cost) if outcome == "ok" and not cache_hit else Decimal(0),
+        latency_ms=latency,
+        outcome=outcome,
+        cache_hit=cache_hit,
+        route=route,
+        time=when,
+    )
 
 
 def test_a_million_detr_requests_cost_exactly_seven_dollars_fifty(tmp_path):
     ledger = Ledger(tmp_path / "l.sqlite3")
-    ledger.record(rec(0, when=datetime.now(timezone.utc)))
+    ledger.record(rec(0, when=datetime.now(UTC)))
     # 999,999 more rows exactly like the one `record` wrote (same cost text and integer column), in one statement.
     with ledger.reading() as db:
         db.execute("""
@@ -58,7 +77,7 @@ def test_a_million_detr_requests_cost_exactly_seven_dollars_fifty(tmp_path):
     report = build_report(ledger)
     assert report.total.requests == 1_000_000 and report.total.billed_requests == 1_000_000
     assert report.total.cost == Decimal("7.50") and money(report.total.cost) == "7.50"
-    assert ledger.spent_on(datetime.now(timezone.utc).date().isoformat()) == Decimal("7.5")
+    assert ledger.spent_on(datetime.now(UTC).date().isoformat()) == Decimal("7.5")
     assert sum([float(DETR_PRICE)] * 1000) != 0.0075  # what floats would have done (already wrong at 1000)
 
 
@@ -70,8 +89,10 @@ def test_costs_finer_than_a_picodollar_are_still_summed_exactly(tmp_path):
     ledger.record(rec(3, "0.0000000000003", model="tiny"))
     report = build_report(ledger)
     assert report.total.cost == Decimal("0.0000075000004")
-    assert {g.key: g.cost for g in report.by_model} == {DETR: Decimal("0.0000075000001"),
-                                                        "tiny": Decimal("0.0000000000003")}
+    assert {g.key: g.cost for g in report.by_model} == {
+        DETR: Decimal("0.0000075000001"),
+        "tiny": Decimal("0.0000000000003"),
+    }
     assert ledger.spent_on("2024-05-01") == Decimal("0.0000075000004")
 
 
@@ -80,19 +101,82 @@ def write_v1_ledger(path) -> None:
     db.executescript(V1_SQL)
     db.execute("PRAGMA journal_mode=WAL")
     rows = [
-        (T0.isoformat(timespec="microseconds"), "old-1", "rest", None, "/client/v4/accounts/a/ai/run/" + DETR, DETR,
-         1, "0.0000075", "0.0000075", 50.0, 0, "ok"),
-        ((T0 + timedelta(hours=1)).isoformat(timespec="microseconds"), "old-2", "binding", "w", "/detect", DETR,
-         1, "0.0000075", "0.0000075", 70.0, 0, "ok"),
-        ((T0 + timedelta(hours=1)).isoformat(timespec="microseconds"), "old-3", "hf", None, None, DETR,
-         1, "0.0000075", "0", 1.0, 1, "ok"),
-        ((T0 + timedelta(hours=2)).isoformat(timespec="microseconds"), "old-4", "binding", "w", "/detect",
-         "@cf/nope", 1, "0", "0", 0.5, 0, "error:5007"),
-        ((T0 + timedelta(hours=2)).isoformat(timespec="microseconds"), "old-5", "cli", None, None, "fine",
-         1, "1E-14", "1E-14", 2.0, 0, "ok"),
+        (
+            T0.isoformat(timespec="microseconds"),
+            "old-1",
+            "rest",
+            None,
+            "/client/v4/accounts/a/ai/run/" + DETR,
+            DETR,
+            1,
+            "0.0000075",
+            "0.0000075",
+            50.0,
+            0,
+            "ok",
+        ),
+        (
+            (T0 + timedelta(hours=1)).isoformat(timespec="microseconds"),
+            "old-2",
+            "binding",
+            "w",
+            "/detect",
+            DETR,
+            1,
+            "0.0000075",
+            "0.0000075",
+            70.0,
+            0,
+            "ok",
+        ),
+        (
+            (T0 + timedelta(hours=1)).isoformat(timespec="microseconds"),
+            "old-3",
+            "hf",
+            None,
+            None,
+            DETR,
+            1,
+            "0.0000075",
+            "0",
+            1.0,
+            1,
+            "ok",
+        ),
+        (
+            (T0 + timedelta(hours=2)).isoformat(timespec="microseconds"),
+            "old-4",
+            "binding",
+            "w",
+            "/detect",
+            "@cf/nope",
+            1,
+            "0",
+            "0",
+            0.5,
+            0,
+            "error:5007",
+        ),
+        (
+            (T0 + timedelta(hours=2)).isoformat(timespec="microseconds"),
+            "old-5",
+            "cli",
+            None,
+            None,
+            "fine",
+            1,
+            "1E-14",
+            "1E-14",
+            2.0,
+            0,
+            "ok",
+        ),
     ]
-    db.executemany("INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                   " latency_ms, cache_hit, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany(
+        "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
+        " latency_ms, cache_hit, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     db.commit()
     assert db.execute("PRAGMA user_version").fetchone()[0] == 0
     db.close()
@@ -105,10 +189,17 @@ def test_a_v1_ledger_opens_migrates_and_reports_correctly(tmp_path):
     assert (ledger.migrated_from, ledger.schema_version) == (1, SCHEMA_VERSION)
     expected = Decimal("0.000015") + Decimal("1E-14")
     report = build_report(ledger, by="day")
-    assert (report.total.requests, report.total.billed_requests, report.total.errors,
-            report.total.cache_hits, report.total.cost) == (5, 3, 1, 1, expected)
+    assert (
+        report.total.requests,
+        report.total.billed_requests,
+        report.total.errors,
+        report.total.cache_hits,
+        report.total.cost,
+    ) == (5, 3, 1, 1, expected)
     assert [(g.key, g.requests, g.cost) for g in report.breakdown] == [
-        ("2024-05-01", 1, Decimal("0.0000075")), ("2024-05-02", 4, Decimal("0.0000075") + Decimal("1E-14"))]
+        ("2024-05-01", 1, Decimal("0.0000075")),
+        ("2024-05-02", 4, Decimal("0.0000075") + Decimal("1E-14")),
+    ]
     assert ledger.spent_on("2024-05-02") == Decimal("0.00000750000001")
     # the projection: the recorded cost over the 2 h from the first to the last row, times 30 days (360 × 2 h)
     assert report.projection.monthly == (expected * 360).quantize(Decimal("0.000001"))
@@ -142,10 +233,10 @@ def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(
     path = tmp_path / "l.sqlite3"
     ledger = Ledger(path)
     other = Ledger(path)  # e.g. `workers-ai-emu run` while the dev server is up
-    ledger.record(rec(1, when=datetime(2024, 5, 1, 0, 0, tzinfo=timezone.utc)))
-    ledger.record(rec(2, when=datetime(2024, 5, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)))
-    ledger.record(rec(3, when=datetime(2024, 5, 2, 0, 0, tzinfo=timezone.utc)))
-    ledger.record(rec(4, when=datetime(2024, 4, 30, 23, 59, tzinfo=timezone.utc)))
+    ledger.record(rec(1, when=datetime(2024, 5, 1, 0, 0, tzinfo=UTC)))
+    ledger.record(rec(2, when=datetime(2024, 5, 1, 23, 59, 59, 999999, tzinfo=UTC)))
+    ledger.record(rec(3, when=datetime(2024, 5, 2, 0, 0, tzinfo=UTC)))
+    ledger.record(rec(4, when=datetime(2024, 4, 30, 23, 59, tzinfo=UTC)))
     ledger.record(rec(5, outcome="error:5006", when=T0))
     # a time in another zone is stored as UTC: 2024-05-02 01:30+02:00 is 2024-05-01 23:30Z
     ledger.record(rec(6, when=datetime(2024, 5, 2, 1, 30, tzinfo=timezone(timedelta(hours=2)))))
@@ -165,7 +256,7 @@ def test_record_from_many_threads_keeps_every_row(tmp_path):
 
     def work(t: int) -> None:
         for i in range(250):
-            ledger.record(rec(f"{t}-{i}", when=datetime.now(timezone.utc)))
+            ledger.record(rec(f"{t}-{i}", when=datetime.now(UTC)))
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
     for t in threads:
@@ -180,8 +271,9 @@ def test_report_filters_breakdowns_and_projection(tmp_path):
     ledger = Ledger(":memory:")
     ledger.record(rec(1, when=T0, source="rest", route="/a", latency=10.0))
     ledger.record(rec(2, when=T0 + timedelta(minutes=30), source="hf", latency=20.0))
-    ledger.record(rec(3, "0.00000251", model="resnet", when=T0 + timedelta(hours=1), source="binding",
-                      route="/a", latency=30.0))
+    ledger.record(
+        rec(3, "0.00000251", model="resnet", when=T0 + timedelta(hours=1), source="binding", route="/a", latency=30.0)
+    )
     ledger.record(rec(4, when=T0 + timedelta(hours=1), cache_hit=True, source="hf", latency=1.0))
     ledger.record(rec(5, when=T0 + timedelta(days=1), outcome="error:3036", latency=1.0))
 
@@ -190,10 +282,15 @@ def test_report_filters_breakdowns_and_projection(tmp_path):
     assert whole.total.mean_latency_ms == pytest.approx(62.0 / 5)
     assert [g.key for g in whole.by_model] == [DETR, "resnet"]  # most expensive first
 
-    sources = {g.key: (g.requests, g.billed_requests, g.cache_hits, g.cost)
-               for g in build_report(ledger, by="source").breakdown}
-    assert sources == {"rest": (1, 1, 0, DETR_PRICE), "hf": (2, 1, 1, DETR_PRICE),
-                       "binding": (2, 1, 0, Decimal("0.00000251"))}
+    sources = {
+        g.key: (g.requests, g.billed_requests, g.cache_hits, g.cost)
+        for g in build_report(ledger, by="source").breakdown
+    }
+    assert sources == {
+        "rest": (1, 1, 0, DETR_PRICE),
+        "hf": (2, 1, 1, DETR_PRICE),
+        "binding": (2, 1, 0, Decimal("0.00000251")),
+    }
     routes = {g.key: g.requests for g in build_report(ledger, by="route").breakdown}
     assert routes == {"/a": 2, None: 3}
 
@@ -201,27 +298,43 @@ def test_report_filters_breakdowns_and_projection(tmp_path):
     assert build_report(ledger, until="2024-05-01").total.requests == 2
     assert build_report(ledger, since="2024-05-02").total.requests == 3
     assert build_report(ledger, since="2024-05-02T00:00:00", until="2024-05-02T00:00:01").total.requests == 2
-    assert build_report(ledger, since="2024-05-02T01:00:00+01:00", until="2024-05-02T00:00:00.000001Z"
-                        ).total.requests == 2  # 01:00+01:00 is midnight UTC
+    assert (
+        build_report(ledger, since="2024-05-02T01:00:00+01:00", until="2024-05-02T00:00:00.000001Z").total.requests == 2
+    )  # 01:00+01:00 is midnight UTC
     one = build_report(ledger, since="2024-05-02", until="2024-05-02")
-    assert (one.total.cost, one.first, one.last) == (Decimal("0.00000251"), "2024-05-02T00:00:00.000000+00:00",
-                                                     "2024-05-02T23:00:00.000000+00:00")
+    assert (one.total.cost, one.first, one.last) == (
+        Decimal("0.00000251"),
+        "2024-05-02T00:00:00.000000+00:00",
+        "2024-05-02T23:00:00.000000+00:00",
+    )
 
     # projection: $0.00001751 over 24 h → × 30
     assert whole.projection.monthly == (Decimal("0.00001751") * 30).quantize(Decimal("0.000001"))
     assert build_report(ledger, until="2024-05-01T23:00:00.5").projection.monthly is None  # one instant only
     assert whole.timeline_step == "hour"  # a day's span: hourly buckets (minutes would be too many)
     assert [(g.key, g.requests) for g in whole.timeline] == [
-        ("2024-05-01T23", 2), ("2024-05-02T00", 2), ("2024-05-02T23", 1)]
+        ("2024-05-01T23", 2),
+        ("2024-05-02T00", 2),
+        ("2024-05-02T23", 1),
+    ]
     first_hour = build_report(ledger, until="2024-05-02T00:00:00Z")
     assert first_hour.timeline_step == "minute"
-    assert [(g.key, g.cost) for g in first_hour.timeline] == [("2024-05-01T23:00", DETR_PRICE),
-                                                              ("2024-05-01T23:30", DETR_PRICE)]
+    assert [(g.key, g.cost) for g in first_hour.timeline] == [
+        ("2024-05-01T23:00", DETR_PRICE),
+        ("2024-05-01T23:30", DETR_PRICE),
+    ]
 
 
-@pytest.mark.parametrize("since, until, by", [("May 1st", None, "model"), (None, "2024-02-30", "model"),
-                                             ("2024-05-02", "2024-05-01", "model"), (None, None, "colour"),
-                                             ("2024-05-01T25:00", None, "model")])
+@pytest.mark.parametrize(
+    "since, until, by",
+    [
+        ("May 1st", None, "model"),
+        (None, "2024-02-30", "model"),
+        ("2024-05-02", "2024-05-01", "model"),
+        (None, None, "colour"),
+        ("2024-05-01T25:00", None, "model"),
+    ],
+)
 def test_bad_report_parameters_raise_report_errors(since, until, by):
     with pytest.raises(ReportError):
         build_report(Ledger(":memory:"), since, until, by)
@@ -233,7 +346,13 @@ def test_parse_when_and_money_formatting():
     assert parse_when("2024-05-01T12:00Z") == "2024-05-01T12:00:00.000000+00:00"
     assert parse_when("2024-05-01 14:00+02:00") == "2024-05-01T12:00:00.000000+00:00"
     assert [money(Decimal(x)) for x in ("0", "7.5", "7.500000000000", "0.0000075", "1E-7", "12")] == [
-        "0.00", "7.50", "7.50", "0.0000075", "0.0000001", "12.00"]
+        "0.00",
+        "7.50",
+        "7.50",
+        "0.0000075",
+        "0.0000001",
+        "12.00",
+    ]
 
 
 def test_report_cache_recomputes_exactly_when_rows_are_added(tmp_path):

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from runtime.metering.ledger import SCHEMA_VERSION
-
 from metering_server import PRICED, PRICES, TINY
 from support import ROOT
+
+from runtime.metering.ledger import SCHEMA_VERSION
 
 SCRIPT = ROOT / "tests" / "metering_server.py"
 
@@ -36,8 +35,12 @@ def free_port() -> int:
 
 def start(state: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(port), str(state)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(port), str(state)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

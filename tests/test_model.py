@@ -7,12 +7,12 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support import FIXTURE_MODELS, FIXTURES
 
 from runtime.errors import BadInput, ModelError
 from runtime.inference.classification import ClassifierFamily
 from runtime.inference.detr import DetrFamily
 from runtime.inference.families import load_model
-from support import FIXTURE_MODELS, FIXTURES
 
 IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
 
@@ -56,16 +56,19 @@ def test_broken_folders_are_model_errors(tmp_path):
         load_model(bad)
 
 
-@pytest.mark.parametrize("params", [{"threshold": "high"}, {"threshold": 1.5}, {"threshold": True},
-                                    {"threshold": float("nan")}, {"top_k": 3}])
+@pytest.mark.parametrize(
+    "params",
+    [{"threshold": "high"}, {"threshold": 1.5}, {"threshold": True}, {"threshold": float("nan")}, {"top_k": 3}],
+)
 def test_detection_parameters_are_validated(params):
     family = load_model(FIXTURE_MODELS / "detr").family
     with pytest.raises(BadInput):
         family.check_params(params)
 
 
-@pytest.mark.parametrize("params", [{"top_k": 0}, {"top_k": 2.5}, {"top_k": "3"}, {"function_to_apply": "relu"},
-                                    {"threshold": 0.5}])
+@pytest.mark.parametrize(
+    "params", [{"top_k": 0}, {"top_k": 2.5}, {"top_k": "3"}, {"function_to_apply": "relu"}, {"threshold": 0.5}]
+)
 def test_classification_parameters_are_validated(params):
     family = load_model(FIXTURE_MODELS / "resnet").family
     with pytest.raises(BadInput) as info:

@@ -4,13 +4,12 @@ pytest in a subprocess, with the plugin found through the package's pytest11 ent
 from __future__ import annotations
 
 import pytest
-
 from support import FIXTURES
 
 CATS = FIXTURES / "images" / "cats-640x480.jpg"
 DETR = "@cf/facebook/detr-resnet-50"
 
-WORKER = '''
+WORKER = """
 from workers import Response, WorkerEntrypoint
 
 class Default(WorkerEntrypoint):
@@ -20,14 +19,14 @@ class Default(WorkerEntrypoint):
         except Exception as e:
             return Response.json({"error": str(e)}, status=502)
         return Response.json({"labels": [d["label"] for d in found]})
-'''
+"""
 
-CONFIG = '''
+CONFIG = """
 name = "plugin-project"
 main = "src/entry.py"
 [ai]
 binding = "AI"
-'''
+"""
 
 TESTS = f'''
 import asyncio
@@ -123,22 +122,27 @@ def test_the_plugin_runs_a_projects_worker_tests(project: pytest.Pytester) -> No
 def test_options_name_another_config_and_weights(pytester: pytest.Pytester) -> None:
     (pytester.path / "elsewhere").mkdir()
     (pytester.path / "elsewhere" / "wrangler.toml").write_text('name = "named"\n[emulator]\nmax_queue = 7\n')
-    pytester.makepyfile(test_opts=f'''
+    pytester.makepyfile(
+        test_opts=f'''
 def test_config_and_weights(emu, ai):
     assert emu.settings.name == "named" and emu.settings.emulator.max_queue == 7
     assert emu.settings.emulator.weights == "auto"
     assert emu.settings.emulator.state_dir != emu.settings.root / ".emu"  # a temporary ledger per session
     out = ai.run_sync("{DETR}", {{"image": list(open({str(CATS)!r}, "rb").read())}})
     assert any(d["label"] == "cat" for d in out)
-''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--emu-config", "elsewhere/wrangler.toml",
-                                           "--emu-weights", "auto")
+'''
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--emu-config", "elsewhere/wrangler.toml", "--emu-weights", "auto"
+    )
     result.assert_outcomes(passed=1)
     pytester.makeini("[pytest]\nemu_config = elsewhere/wrangler.toml\nemu_weights = stand-in\n")
-    pytester.makepyfile(test_opts='''
+    pytester.makepyfile(
+        test_opts="""
 def test_ini(emu):
     assert emu.settings.name == "named" and emu.settings.emulator.weights == "stand-in"
-''')
+"""
+    )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
+from support import CATS, DETR, FIXTURE_MODELS, FIXTURES, RESNET, SHARED, need_shared, running_server
 
 from runtime.catalog import Catalog
 from runtime.config import load_settings
@@ -22,14 +23,11 @@ from runtime.host import WorkerHost
 from runtime.http.app import AppContext, create_app
 from runtime.inference.families import load_model
 from runtime.service import Caller, InferenceService
-from support import CATS, FIXTURE_MODELS, FIXTURES, SHARED, need_shared, running_server
 
-DETR = "@cf/facebook/detr-resnet-50"
-RESNET = "@cf/microsoft/resnet-50"
 YOLOX = SHARED / "models" / "yolox-nano"
 SQUEEZENET = SHARED / "models" / "squeezenet-fp16"
 
-WORKER = '''
+WORKER = """
 from workers import Response, WorkerEntrypoint
 
 
@@ -37,7 +35,7 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         model = "@cf/facebook/detr-resnet-50" if request.url.endswith("/detect") else "@cf/microsoft/resnet-50"
         return Response.json(await self.env.AI.run(model, await request.bytes()))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +137,24 @@ def test_every_door_gives_the_same_real_answers(base: str, service: InferenceSer
         assert_egyptian_cat(client.post("/classify", content=data).json())
 
         for model, want in ((DETR, detections), (RESNET, labels)):
-            rest = client.post(f"/client/v4/accounts/acc/ai/run/{model}", content=data,
-                               headers={"content-type": "image/png"})
+            rest = client.post(
+                f"/client/v4/accounts/acc/ai/run/{model}", content=data, headers={"content-type": "image/png"}
+            )
             assert rest.status_code == 200, rest.text
             assert rest.json()["success"] is True and rest.json()["result"] == want
 
-        hf = client.post("/hf-inference/models/facebook/detr-resnet-50", content=data,
-                         headers={"content-type": "image/png", "x-use-cache": "false"})
+        hf = client.post(
+            "/hf-inference/models/facebook/detr-resnet-50",
+            content=data,
+            headers={"content-type": "image/png", "x-use-cache": "false"},
+        )
         assert hf.status_code == 200, hf.text
         assert_two_cats(hf.json())
-        hf = client.post("/hf-inference/models/microsoft/resnet-50", content=data,
-                         headers={"content-type": "image/png", "x-use-cache": "false"})
+        hf = client.post(
+            "/hf-inference/models/microsoft/resnet-50",
+            content=data,
+            headers={"content-type": "image/png", "x-use-cache": "false"},
+        )
         assert hf.status_code == 200, hf.text
         assert_egyptian_cat(hf.json())
 

@@ -6,11 +6,11 @@ import threading
 
 import cloudflare
 import pytest
+from api_support import DETR, IMAGES, PNG, RESNET, VIT, WEBP, HeldStore, busy_slot, make_service, serve
 from cloudflare import Cloudflare
 from huggingface_hub import InferenceClient, constants
 from huggingface_hub.errors import HfHubHTTPError
 
-from api_support import DETR, IMAGES, PNG, RESNET, VIT, WEBP, HeldStore, busy_slot, make_service, serve
 from runtime.service import Caller
 
 pytestmark = pytest.mark.timeout(120)

@@ -7,6 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, make_service
 
 from runtime.catalog import Catalog
 from runtime.errors import BadInput, BudgetExceeded, ModelLoading, NoSuchModel, OutOfCapacity
@@ -15,22 +16,14 @@ from runtime.inference.store import ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
-from support import FIXTURE_MODELS, FIXTURES
 
-DETR = "@cf/facebook/detr-resnet-50"
-RESNET = "@cf/microsoft/resnet-50"
 IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
 
 
-def make_service(tmp_path, store=None, **settings) -> InferenceService:
-    catalog = Catalog.load([{"name": DETR, "path": str(FIXTURE_MODELS / "detr")},
-                            {"name": RESNET, "path": str(FIXTURE_MODELS / "resnet")}])
-    return InferenceService(catalog, Ledger(tmp_path / "ledger.sqlite3"),
-                            EmulatorSettings(state_dir=tmp_path, **settings), store=store)
-
-
 def rows(service: InferenceService) -> list[tuple]:
-    return service.ledger._db.execute("SELECT source, model, cost, cache_hit, outcome FROM requests ORDER BY id").fetchall()
+    return service.ledger._db.execute(
+        "SELECT source, model, cost, cache_hit, outcome FROM requests ORDER BY id"
+    ).fetchall()
 
 
 def test_result_equals_the_model_and_is_billed_at_the_catalog_price(tmp_path):
@@ -51,20 +44,21 @@ def test_raw_bytes_and_uint8_arrays_give_the_same_result(tmp_path, name):
         service.run_sync(RESNET, {"image": list(data) + [256]})
 
 
-def test_failures_are_recorded_and_cost_nothing(tmp_path):
-    service = make_service(tmp_path)
+def test_failures_are_recorded_and_cost_nothing(service):
     with pytest.raises(NoSuchModel):
         service.run_sync("@cf/nobody/nothing", IMAGE)
     with pytest.raises(BadInput):
         service.run_sync(DETR, b"not an image")
     with pytest.raises(BadInput):
         service.run_sync(DETR, IMAGE, {"top_k": 2})
-    assert rows(service) == [("cli", "@cf/nobody/nothing", "0", 0, "error:5007"),
-                             ("cli", DETR, "0", 0, "error:5006"), ("cli", DETR, "0", 0, "error:5006")]
+    assert rows(service) == [
+        ("cli", "@cf/nobody/nothing", "0", 0, "error:5007"),
+        ("cli", DETR, "0", 0, "error:5006"),
+        ("cli", DETR, "0", 0, "error:5006"),
+    ]
 
 
-def test_cache_hits_are_answered_from_memory_and_not_billed(tmp_path):
-    service = make_service(tmp_path)
+def test_cache_hits_are_answered_from_memory_and_not_billed(service):
     caller = lambda: Caller(source="hf", use_cache=True)  # noqa: E731
     first = service.run_sync(DETR, IMAGE, {}, caller())
     second = service.run_sync(DETR, IMAGE, {}, caller())
@@ -137,8 +131,9 @@ class GatedStore(ModelStore):
 def test_a_loading_model_answers_503_to_impatient_callers_and_waits_for_patient_ones(tmp_path):
     store = GatedStore(tmp_path, FIXTURE_MODELS / "detr")
     catalog = Catalog.load()
-    service = InferenceService(catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real"),
-                               store=store)
+    service = InferenceService(
+        catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real"), store=store
+    )
 
     async def scenario():
         with pytest.raises(ModelLoading) as info:

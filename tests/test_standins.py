@@ -17,19 +17,17 @@ import zipfile
 from pathlib import Path
 
 import httpx
-
 from api_support import HeldStore, make_service
+from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, running_server
+
 from runtime.catalog import Catalog
 from runtime.http.app import AppContext, create_app
 from runtime.inference.standins import STANDINS
 from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
-from support import FIXTURE_MODELS, FIXTURES, ROOT, running_server
 
 CATS = FIXTURES / "images" / "cats-640x480.jpg"  # COCO val2017 #39769 (two cats), as JPEG
-DETR = "@cf/facebook/detr-resnet-50"
-RESNET = "@cf/microsoft/resnet-50"
 
 
 def free_port() -> int:
@@ -65,9 +63,14 @@ def test_a_fresh_clone_serves_the_example_worker_offline_from_the_stand_ins(tmp_
     shutil.copy(ROOT / "wrangler-like.toml", clone / "wrangler-like.toml")
     shutil.copytree(ROOT / "worker", clone / "worker", ignore=shutil.ignore_patterns("__pycache__", "tests"))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
-                            cwd=clone, env=offline_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
+        cwd=clone,
+        env=offline_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     image = CATS.read_bytes()
     try:
@@ -109,18 +112,30 @@ def test_a_fresh_clone_serves_the_example_worker_offline_from_the_stand_ins(tmp_
     db = sqlite3.connect(clone / ".emu" / "ledger.sqlite3")
     rows = db.execute("SELECT source, weights, cost FROM requests ORDER BY id").fetchall()
     price = str(Catalog.load().get(DETR).price)
-    assert rows == [("binding", "stand-in:yolox-nano", price), ("rest", "stand-in:yolox-nano", price),
-                    ("hf", "stand-in:yolox-nano", price)]
-    costs = subprocess.run([sys.executable, "-m", "runtime", "costs", "--by", "weights", "--format", "json"],
-                           cwd=clone, env=offline_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert rows == [
+        ("binding", "stand-in:yolox-nano", price),
+        ("rest", "stand-in:yolox-nano", price),
+        ("hf", "stand-in:yolox-nano", price),
+    ]
+    costs = subprocess.run(
+        [sys.executable, "-m", "runtime", "costs", "--by", "weights", "--format", "json"],
+        cwd=clone,
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert costs.returncode == 0, costs.stderr
     by_weights = json.loads(costs.stdout)["breakdown"]
     assert [(g["weights"], g["requests"]) for g in by_weights] == [("stand-in:yolox-nano", 3)]
 
 
 def service_with(tmp_path: Path, weights: str, models: list[dict] | None = None) -> InferenceService:
-    return InferenceService(Catalog.load(models or []), Ledger(tmp_path / "ledger.sqlite3"),
-                            EmulatorSettings(state_dir=tmp_path, weights=weights, intra_op_threads=1))
+    return InferenceService(
+        Catalog.load(models or []),
+        Ledger(tmp_path / "ledger.sqlite3"),
+        EmulatorSettings(state_dir=tmp_path, weights=weights, intra_op_threads=1),
+    )
 
 
 def test_stand_in_mode_answers_even_where_real_weights_are_on_disk(tmp_path: Path) -> None:
@@ -171,8 +186,14 @@ def test_ready_is_503_until_the_preloaded_models_are_loaded(tmp_path: Path) -> N
 
 def test_the_cli_run_answers_offline_from_the_stand_in(tmp_path: Path) -> None:
     """What a new user types first, outside any project, offline, with an empty cache."""
-    done = subprocess.run([sys.executable, "-m", "runtime", "run", DETR, str(CATS)], cwd=tmp_path,
-                          env=offline_env(tmp_path), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "run", DETR, str(CATS)],
+        cwd=tmp_path,
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "cat" in labels(json.loads(done.stdout))
     assert "stand-in:yolox-nano" in done.stderr and f"models pull {DETR}" in done.stderr
@@ -180,8 +201,12 @@ def test_the_cli_run_answers_offline_from_the_stand_in(tmp_path: Path) -> None:
 
 def test_a_wheel_built_from_the_repo_carries_and_serves_the_stand_ins(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("workers_ai_emu-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -197,13 +222,28 @@ def test_a_wheel_built_from_the_repo_carries_and_serves_the_stand_ins(tmp_path: 
     env = offline_env(tmp_path)
     # the dependencies come from the test venv's site-packages; the package itself only from the wheel
     installed = tmp_path / "installed"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(installed),
-                    str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(installed), str(wheel)],
+        check=True,
+        timeout=300,
+    )
     env["PYTHONPATH"] = f"{installed}{os.pathsep}{target}"
-    where = subprocess.run([str(python), "-c", "import runtime; print(runtime.__file__)"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [str(python), "-c", "import runtime; print(runtime.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert where.stdout.strip().startswith(str(installed)), where.stdout + where.stderr
-    done = subprocess.run([str(python), "-m", "runtime", "run", DETR, str(CATS)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(python), "-m", "runtime", "run", DETR, str(CATS)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "cat" in labels(json.loads(done.stdout)) and "stand-in:yolox-nano" in done.stderr

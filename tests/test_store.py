@@ -7,14 +7,15 @@ import hashlib
 import json
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-from huggingface_hub import constants
-
 from hub_server import FakeHub
+from huggingface_hub import constants
+from support import DETR, FIXTURE_MODELS, FIXTURES, running_server
+
 from runtime.catalog import Catalog
 from runtime.errors import ModelLoading, ModelUnavailable
 from runtime.inference.families import load_model
@@ -22,9 +23,7 @@ from runtime.inference.store import MANIFEST, ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
-from support import FIXTURE_MODELS, FIXTURES, running_server
 
-DETR = "@cf/facebook/detr-resnet-50"
 REPO = "Xenova/detr-resnet-50"
 ONNX = FIXTURE_MODELS / "detr" / "onnx" / "model.onnx"
 IMAGE = FIXTURES / "images" / "wide-400x100.png"
@@ -61,9 +60,10 @@ def test_pull_lands_verified_files_and_a_second_pull_downloads_nothing(hub: Fake
     manifest = json.loads((folder / MANIFEST).read_text())
     assert set(manifest["files"]) == {"config.json", "preprocessor_config.json", "onnx/model.onnx"}
     assert store.find(entry) == folder and store.verify(entry) == []
-    assert store.size_on_disk(entry) == sum(p.stat().st_size for p in (folder / "onnx" / "model.onnx",
-                                                                        folder / "config.json",
-                                                                        folder / "preprocessor_config.json"))
+    assert store.size_on_disk(entry) == sum(
+        p.stat().st_size
+        for p in (folder / "onnx" / "model.onnx", folder / "config.json", folder / "preprocessor_config.json")
+    )
     assert hub.file_gets() == 3
     model = load_model(folder, task="object-detection")  # the pulled folder is a working model
     assert isinstance(model.predict(IMAGE.read_bytes(), model.family.check_params({"threshold": 0.0})), list)
@@ -151,8 +151,9 @@ def test_files_without_a_manifest_do_not_count(tmp_path: Path) -> None:
     assert store.find(entry) is None  # as an interrupted pull would leave it
 
 
-def test_offline_is_one_clear_line_and_no_request(hub: FakeHub, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_is_one_clear_line_and_no_request(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     _, entry = detr()
     with pytest.raises(ModelUnavailable, match="HF_HUB_OFFLINE") as caught:
@@ -161,8 +162,9 @@ def test_offline_is_one_clear_line_and_no_request(hub: FakeHub, tmp_path: Path,
     assert sum(hub.requests.values()) == 0
 
 
-def test_offline_takes_files_from_the_hugging_face_cache(hub: FakeHub, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_takes_files_from_the_hugging_face_cache(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, entry = detr()
     ModelStore(tmp_path / "first").pull(entry)
     # what another tool's download leaves: refs/main pointing at the commit
@@ -207,8 +209,11 @@ def test_mapped_folders_are_never_pulled(tmp_path: Path) -> None:
 def service(tmp_path: Path, **settings: object) -> InferenceService:
     """A service that uses only real weights (these tests are about pulling them), unless told otherwise."""
     settings.setdefault("weights", "real")
-    return InferenceService(Catalog.load(), Ledger(tmp_path / "ledger.sqlite3"),
-                            EmulatorSettings(state_dir=tmp_path / "state", intra_op_threads=1, **settings))
+    return InferenceService(
+        Catalog.load(),
+        Ledger(tmp_path / "ledger.sqlite3"),
+        EmulatorSettings(state_dir=tmp_path / "state", intra_op_threads=1, **settings),
+    )
 
 
 def test_first_use_pulls_in_the_background(hub: FakeHub, tmp_path: Path) -> None:
@@ -271,8 +276,9 @@ def test_cli_pull_list_verify(hub: FakeHub, tmp_path: Path, capsys: pytest.Captu
     assert f"{DETR}: ok" in capsys.readouterr().out
 
 
-def test_cli_pull_errors_are_one_line(hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_pull_errors_are_one_line(
+    hub: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from runtime.cli import main
 
     config = write_config(tmp_path)
@@ -294,12 +300,20 @@ def test_first_use_over_http_hf_answers_503_and_rest_waits(hub: FakeHub, tmp_pat
     svc = service(tmp_path)
     data = IMAGE.read_bytes()
     with running_server(create_app(AppContext(Settings(emulator=svc.settings), svc))) as base:
-        hf = httpx.post(f"{base}/hf-inference/models/facebook/detr-resnet-50", content=data,
-                        headers={"content-type": "image/png"}, timeout=30)
+        hf = httpx.post(
+            f"{base}/hf-inference/models/facebook/detr-resnet-50",
+            content=data,
+            headers={"content-type": "image/png"},
+            timeout=30,
+        )
         assert hf.status_code == 503, hf.text
         assert 1.0 <= hf.json()["estimated_time"] <= 120 and "loading" in hf.json()["error"]
-        rest = httpx.post(f"{base}/client/v4/accounts/acc/ai/run/{DETR}", content=data,
-                          headers={"content-type": "image/png"}, timeout=60)
+        rest = httpx.post(
+            f"{base}/client/v4/accounts/acc/ai/run/{DETR}",
+            content=data,
+            headers={"content-type": "image/png"},
+            timeout=60,
+        )
         assert rest.status_code == 200, rest.text
         assert rest.json()["success"] is True and isinstance(rest.json()["result"], list)
     assert hub.file_gets() == 3
@@ -349,8 +363,9 @@ def test_auto_answers_from_the_stand_in_then_the_pulled_real_weights_take_over(h
     svc.close()
 
 
-def test_auto_offline_keeps_the_stand_in_and_real_keeps_the_coded_error(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_offline_keeps_the_stand_in_and_real_keeps_the_coded_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     auto = service(tmp_path / "auto", weights="auto")

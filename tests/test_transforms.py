@@ -9,13 +9,16 @@ from PIL import Image
 from runtime.inference import transforms
 
 
-@pytest.mark.parametrize("hw, expected", [
-    ((480, 640), (800, 1066)),   # the cats image: DETR's documented pixel_values shape
-    ((640, 480), (1066, 800)),
-    ((800, 800), (800, 800)),
-    ((100, 1000), (133, 1333)),  # longest edge capped: shortest becomes round(1333 * 100 / 1000)
-    ((3, 5), (800, 1333)),
-])
+@pytest.mark.parametrize(
+    "hw, expected",
+    [
+        ((480, 640), (800, 1066)),  # the cats image: DETR's documented pixel_values shape
+        ((640, 480), (1066, 800)),
+        ((800, 800), (800, 800)),
+        ((100, 1000), (133, 1333)),  # longest edge capped: shortest becomes round(1333 * 100 / 1000)
+        ((3, 5), (800, 1333)),
+    ],
+)
 def test_detr_output_size(hw, expected):
     assert transforms.size_with_aspect_ratio(*hw, 800, 1333) == expected
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import numpy as np
 import pytest
+from support import DETR, make_service
+from worker_support import IMAGE, WORKERS, serve, worker_settings
 
 from runtime.service import Caller, InferenceService
 from runtime.workers import Headers, Request, Response
-from worker_support import DETR, IMAGE, WORKERS, detr_service, serve, worker_settings
 
 IMAGE_BYTES = IMAGE.read_bytes()
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferenceService]:
-    svc = detr_service(tmp_path_factory.mktemp("state"))
+    svc = make_service(tmp_path_factory.mktemp("state"))
     yield svc
     svc.close()
 
@@ -36,8 +37,13 @@ def expected(service: InferenceService) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def entry_url(service: InferenceService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = worker_settings(WORKERS / "entrypoint_style.py", tmp_path_factory.mktemp("w"), name="api-test",
-                               vars={"GREETING": "hello"}, secrets={"API_TOKEN": "s3cret-value"})
+    settings = worker_settings(
+        WORKERS / "entrypoint_style.py",
+        tmp_path_factory.mktemp("w"),
+        name="api-test",
+        vars={"GREETING": "hello"},
+        secrets={"API_TOKEN": "s3cret-value"},
+    )
     with serve(service, settings) as (url, _):
         yield url
 
@@ -56,8 +62,9 @@ def test_entrypoint_binding_equals_service_for_uint8_array(entry_url: str, expec
 
 
 def test_multipart_upload_reaches_the_binding(entry_url: str, expected: list[dict]) -> None:
-    r = httpx.post(f"{entry_url}/detect/form", files={"image": ("cat.png", IMAGE_BYTES, "image/png")},
-                   data={"note": "x"})
+    r = httpx.post(
+        f"{entry_url}/detect/form", files={"image": ("cat.png", IMAGE_BYTES, "image/png")}, data={"note": "x"}
+    )
     assert r.status_code == 200, r.text
     assert r.json() == expected
 
@@ -76,8 +83,7 @@ def test_binding_calls_are_metered_with_worker_and_route(service: InferenceServi
     after = service.ledger.spent_on(time.strftime("%Y-%m-%d", time.gmtime()))
     assert after - before == service.catalog.get(DETR).price
     row = service.ledger.latest(1)[0]
-    assert (row["source"], row["worker"], row["route"], row["outcome"]) == ("binding", "api-test", "/detect/raw",
-                                                                             "ok")
+    assert (row["source"], row["worker"], row["route"], row["outcome"]) == ("binding", "api-test", "/detect/raw", "ok")
 
 
 BAD_INPUTS = [
@@ -111,8 +117,7 @@ def test_unknown_model_raises_5007(entry_url: str) -> None:
 def test_env_carries_vars_secrets_and_sibling_modules_import(entry_url: str) -> None:
     r = httpx.get(f"{entry_url}/env")
     assert r.status_code == 200, r.text
-    assert r.json() == {"greeting": "hello", "item": "hello", "has_token": True, "token_length": 12,
-                        "helper": "HI!"}
+    assert r.json() == {"greeting": "hello", "item": "hello", "has_token": True, "token_length": 12, "helper": "HI!"}
 
 
 def test_models_lists_the_catalog(entry_url: str, service: InferenceService) -> None:
@@ -202,8 +207,14 @@ def test_headers_are_case_insensitive_and_multi_valued() -> None:
 def test_binding_accepts_every_uint8_container(service: InferenceService, expected: list[dict], kind: str) -> None:
     from runtime.binding import AiBinding
 
-    image = {"list": list, "tuple": tuple, "bytes": bytes, "bytearray": bytearray, "memoryview": memoryview,
-             "numpy": lambda b: np.frombuffer(b, dtype=np.uint8)}[kind](IMAGE_BYTES)
+    image = {
+        "list": list,
+        "tuple": tuple,
+        "bytes": bytes,
+        "bytearray": bytearray,
+        "memoryview": memoryview,
+        "numpy": lambda b: np.frombuffer(b, dtype=np.uint8),
+    }[kind](IMAGE_BYTES)
     result = asyncio.run(AiBinding(service, "direct").run(DETR, {"image": image}))
     assert result == expected
     assert result.to_py() == expected  # Pyodide-style code calls .to_py() on binding results

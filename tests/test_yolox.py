@@ -13,35 +13,57 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_const import constant_model
 from PIL import Image
 
 from runtime.errors import BadInput
 from runtime.inference.families import load_model
 from runtime.inference.yolox import YoloxFamily, batched_nms, grid_and_strides, nms
 
-from onnx_const import constant_model
-
 SIZE = 32  # input 32x32 -> grids 4x4 (stride 8), 2x2 (16), 1x1 (32) = 21 rows
 LABELS = {str(i): f"class{i}" for i in range(80)}
 
 
-def make_folder(tmp_path: Path, rows: np.ndarray, config: dict | None = None,
-                processor: dict | None = None) -> Path:
+def make_folder(tmp_path: Path, rows: np.ndarray, config: dict | None = None, processor: dict | None = None) -> Path:
     folder = tmp_path / "yolox"
     (folder / "onnx").mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"model_type": "yolox", "id2label": LABELS,
-                                                    "strides": [8, 16, 32], "nms_iou_threshold": 0.45,
-                                                    **(config or {})}))
-    (folder / "preprocessor_config.json").write_text(json.dumps({
-        "image_processor_type": "YoloxImageProcessor", "size": {"height": SIZE, "width": SIZE}, "letterbox": True,
-        "pad_value": 114, "channel_order": "bgr", "do_rescale": False, "do_normalize": False, "resample": 2,
-        **(processor or {})}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "yolox",
+                "id2label": LABELS,
+                "strides": [8, 16, 32],
+                "nms_iou_threshold": 0.45,
+                **(config or {}),
+            }
+        )
+    )
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "image_processor_type": "YoloxImageProcessor",
+                "size": {"height": SIZE, "width": SIZE},
+                "letterbox": True,
+                "pad_value": 114,
+                "channel_order": "bgr",
+                "do_rescale": False,
+                "do_normalize": False,
+                "resample": 2,
+                **(processor or {}),
+            }
+        )
+    )
     (folder / "onnx" / "model.onnx").write_bytes(constant_model("images", [1, 3, SIZE, SIZE], "output", rows[None]))
     return folder
 
 
-def row(index_rows: np.ndarray, i: int, raw_box: tuple[float, float, float, float], objectness: float,
-        scores: dict[int, float]) -> None:
+def row(
+    index_rows: np.ndarray,
+    i: int,
+    raw_box: tuple[float, float, float, float],
+    objectness: float,
+    scores: dict[int, float],
+) -> None:
     index_rows[i, :4] = raw_box
     index_rows[i, 4] = objectness
     for cls, s in scores.items():

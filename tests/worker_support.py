@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from runtime.catalog import Catalog
+from support import FIXTURES, running_server
+
 from runtime.host import WorkerHost
 from runtime.http.app import AppContext, create_app
-from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
-from support import FIXTURE_MODELS, FIXTURES, running_server
 
 WORKERS = Path(__file__).resolve().parent / "workers"
-DETR = "@cf/facebook/detr-resnet-50"
 IMAGE = FIXTURES / "images" / "rgba-100x80.png"
-
-
-def detr_service(state: Path) -> InferenceService:
-    """The real service, with the catalog's DETR name mapped to the tiny fixture model."""
-    catalog = Catalog.load([{"name": DETR, "path": str(FIXTURE_MODELS / "detr")}])
-    return InferenceService(catalog, Ledger(state / "ledger.sqlite3"), EmulatorSettings(state_dir=state))
 
 
 def worker_settings(main: Path | None, state: Path, reload: bool = False, **values: Any) -> Settings:

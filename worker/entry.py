@@ -6,9 +6,8 @@ POST /  -> the image (raw bytes, or a multipart form field named "image") -> JSO
 Written as a Cloudflare Python Worker: the same file runs on Cloudflare and under `workers-ai-emu dev`.
 """
 
-from workers import Response, WorkerEntrypoint
-
 from page import render_page
+from workers import Response, WorkerEntrypoint
 
 MODEL = "@cf/facebook/detr-resnet-50"
 BUSY = {"3040": "1", "3036": "3600"}  # out of capacity: retry in a second; daily allocation: much later

@@ -12,16 +12,31 @@ from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("costs", help="report inference costs from the ledger (totals, breakdowns, projection)",
-                       description="Report what the recorded inference requests cost. Reads "
-                                   "<state_dir>/ledger.sqlite3; dates are UTC.")
+    p = sub.add_parser(
+        "costs",
+        help="report inference costs from the ledger (totals, breakdowns, projection)",
+        description="Report what the recorded inference requests cost. Reads "
+        "<state_dir>/ledger.sqlite3; dates are UTC.",
+    )
     p.add_argument("--config", type=Path, default=None, help="wrangler-like.toml (default: found from here)")
-    p.add_argument("--since", default=None, metavar="WHEN",
-                   help="only requests at or after this ISO date or datetime (e.g. 2024-05-01, 2024-05-01T12:00Z)")
-    p.add_argument("--until", default=None, metavar="WHEN",
-                   help="only requests before this datetime; a bare date includes that whole day")
-    p.add_argument("--by", choices=("model", "day", "route", "source", "weights"), default="model",
-                   help="breakdown dimension (default: model)")
+    p.add_argument(
+        "--since",
+        default=None,
+        metavar="WHEN",
+        help="only requests at or after this ISO date or datetime (e.g. 2024-05-01, 2024-05-01T12:00Z)",
+    )
+    p.add_argument(
+        "--until",
+        default=None,
+        metavar="WHEN",
+        help="only requests before this datetime; a bare date includes that whole day",
+    )
+    p.add_argument(
+        "--by",
+        choices=("model", "day", "route", "source", "weights"),
+        default="model",
+        help="breakdown dimension (default: model)",
+    )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     p.set_defaults(func=main)
 
@@ -38,8 +53,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        data = report_json(ledger, args.since, args.until, args.by,
-                           budget_status(ledger, settings.emulator.budget_usd_per_day))
+        data = report_json(
+            ledger, args.since, args.until, args.by, budget_status(ledger, settings.emulator.budget_usd_per_day)
+        )
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -62,9 +78,17 @@ def write_csv(data: dict[str, Any]) -> None:
     out.writeheader()
     for row in data["breakdown"]:
         out.writerow({k: row[k] for k in fields})
-    out.writerow({by: "TOTAL", "requests": data["requests"], "billed_requests": data["billed_requests"],
-                  "errors": data["errors"], "cache_hits": data["cache_hits"], "cost_usd": data["total_usd"],
-                  "mean_latency_ms": data["mean_latency_ms"]})
+    out.writerow(
+        {
+            by: "TOTAL",
+            "requests": data["requests"],
+            "billed_requests": data["billed_requests"],
+            "errors": data["errors"],
+            "cache_hits": data["cache_hits"],
+            "cost_usd": data["total_usd"],
+            "mean_latency_ms": data["mean_latency_ms"],
+        }
+    )
 
 
 def _latency(ms: float | None) -> str:
@@ -86,24 +110,40 @@ def print_table(data: dict[str, Any], path: Path) -> None:
     table.add_column("Cost (USD)", justify="right", no_wrap=True)
     table.add_column("Latency", justify="right", no_wrap=True)
     for row in data["breakdown"]:
-        table.add_row(str(row[by] if row[by] is not None else "—"), f"{row['requests']:,}",
-                      f"{row['billed_requests']:,}", f"{row['errors']:,}", f"{row['cache_hits']:,}",
-                      f"${row['cost_usd']}", _latency(row["mean_latency_ms"]))
+        table.add_row(
+            str(row[by] if row[by] is not None else "—"),
+            f"{row['requests']:,}",
+            f"{row['billed_requests']:,}",
+            f"{row['errors']:,}",
+            f"{row['cache_hits']:,}",
+            f"${row['cost_usd']}",
+            _latency(row["mean_latency_ms"]),
+        )
     table.add_section()
-    table.add_row("Total", f"{data['requests']:,}", f"{data['billed_requests']:,}", f"{data['errors']:,}",
-                  f"{data['cache_hits']:,}", f"${data['total_usd']}", _latency(data["mean_latency_ms"]),
-                  style="bold")
+    table.add_row(
+        "Total",
+        f"{data['requests']:,}",
+        f"{data['billed_requests']:,}",
+        f"{data['errors']:,}",
+        f"{data['cache_hits']:,}",
+        f"${data['total_usd']}",
+        _latency(data["mean_latency_ms"]),
+        style="bold",
+    )
     console.print(table)
     console.print(f"Ledger: {path}", style="dim", soft_wrap=True)
     projection = data["projection"]
     if projection["monthly_usd"] is not None:
         monthly = Decimal(projection["monthly_usd"]).quantize(Decimal("0.01"))
-        console.print(f"Projected monthly cost: [bold]${monthly:,}[/bold] (total cost over the "
-                      f"{projection['span_seconds']:,} s from first to last request, × 30 days)")
+        console.print(
+            f"Projected monthly cost: [bold]${monthly:,}[/bold] (total cost over the "
+            f"{projection['span_seconds']:,} s from first to last request, × 30 days)"
+        )
     else:
         console.print("Projected monthly cost: — (needs requests at two or more distinct times)")
     budget = data.get("budget")
     if budget:
         state = "[red]REACHED: requests get error 3036[/red]" if budget["exceeded"] else "[green]ok[/green]"
-        console.print(f"Daily budget: ${budget['spent_today_usd']} of ${budget['budget_usd_per_day']} "
-                      f"spent today (UTC) — {state}")
+        console.print(
+            f"Daily budget: ${budget['spent_today_usd']} of ${budget['budget_usd_per_day']} spent today (UTC) — {state}"
+        )

@@ -19,8 +19,12 @@ MODEL_NAME = re.compile(r"""["'](@cf/[\w.\-/]+|[\w.\-]+/[\w.\-]+)["']""")
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dev", help="serve the Worker (main in wrangler-like.toml) and the APIs locally")
-    p.add_argument("--config", type=Path, default=None,
-                   help="wrangler-like.toml, wrangler.toml or wrangler.jsonc (default: found from here upwards)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="wrangler-like.toml, wrangler.toml or wrangler.jsonc (default: found from here upwards)",
+    )
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to listen on (default 8787)")
     p.add_argument("--no-reload", action="store_true", help="do not reload the Worker when its files change")
@@ -36,7 +40,7 @@ def setup_logging() -> None:
     root.propagate = False
 
 
-def models_in_use(settings: "Settings", service: "InferenceService") -> list[str]:
+def models_in_use(settings: Settings, service: InferenceService) -> list[str]:
     """The models the user configured, plus catalog models the Worker's source names."""
     names = [str(m.get("name")) for m in settings.models]
     if settings.main is not None:
@@ -49,7 +53,7 @@ def models_in_use(settings: "Settings", service: "InferenceService") -> list[str
     return list(dict.fromkeys(names))
 
 
-def missing_weights(settings: "Settings", service: "InferenceService") -> list[str]:
+def missing_weights(settings: Settings, service: InferenceService) -> list[str]:
     """What to tell at start about models in use whose real weights are not on disk.
 
     With stand-ins (weights auto or stand-in): one line naming what answers instead and how to get the real
@@ -69,12 +73,14 @@ def missing_weights(settings: "Settings", service: "InferenceService") -> list[s
     if standins:
         mode = settings.emulator.weights
         if mode == "stand-in":
-            how = "([emulator] weights = \"stand-in\"; set it to \"auto\" to use real weights when on disk)"
+            how = '([emulator] weights = "stand-in"; set it to "auto" to use real weights when on disk)'
         elif settings.emulator.auto_pull and not os.environ.get("HF_HUB_OFFLINE"):
             how = "until their real weights are pulled in the background"
         else:
-            how = (f"until their real weights are on disk: `workers-ai-emu models pull {' '.join(names)}` where the"
-                   " Hugging Face Hub is reachable, or [[ai.models]] path = ... (docs/models.md)")
+            how = (
+                f"until their real weights are on disk: `workers-ai-emu models pull {' '.join(names)}` where the"
+                " Hugging Face Hub is reachable, or [[ai.models]] path = ... (docs/models.md)"
+            )
         lines.insert(0, f"stand-ins answer (marked x-emu-weights: stand-in:...): {'; '.join(standins)} {how}")
     return lines
 
@@ -106,8 +112,11 @@ def main(args: argparse.Namespace) -> int:
     if settings.main is not None:
         binding = f"env.{settings.ai_binding}" if settings.ai_binding else "no AI binding"
         rel = _relative(Path(settings.main), settings.root)
-        print(f"Worker {settings.name!r} from {rel} · {binding} · vars {', '.join(settings.vars) or '-'} · "
-              f"secrets {', '.join(sorted(settings.secrets)) or '-'}", flush=True)
+        print(
+            f"Worker {settings.name!r} from {rel} · {binding} · vars {', '.join(settings.vars) or '-'} · "
+            f"secrets {', '.join(sorted(settings.secrets)) or '-'}",
+            flush=True,
+        )
     else:
         print("No `main` in the config: serving only the APIs (Cloudflare REST and Hugging Face).", flush=True)
     for line in missing_weights(settings, service):
@@ -123,8 +132,14 @@ def main(args: argparse.Namespace) -> int:
             if self.started:
                 print(f"Ready on {url} · dashboard {url}/cdn-cgi/emu/dashboard", flush=True)
 
-    config = uvicorn.Config(app, host=settings.emulator.host, port=settings.emulator.port, log_level="warning",
-                            access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=settings.emulator.host,
+        port=settings.emulator.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
     server = Server(config)
     try:
         server.run()

@@ -19,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", type=Path, default=None,
-                       help="wrangler-like.toml (default: found from here upwards)")
+        q.add_argument(
+            "--config", type=Path, default=None, help="wrangler-like.toml (default: found from here upwards)"
+        )
 
     ls = msub.add_parser("list", help="every model the config and catalog know: task, price, files, size")
     common(ls)
@@ -31,8 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     common(pull)
     pull.add_argument("names", nargs="*", metavar="NAME", help="Workers AI name or Hugging Face id")
     pull.add_argument("--all", action="store_true", help="every catalog model that has a source repository")
-    pull.add_argument("--variant", default=None,
-                      help="ONNX file under onnx/ to fetch (default: the model's `variant`, e.g. model.onnx)")
+    pull.add_argument(
+        "--variant",
+        default=None,
+        help="ONNX file under onnx/ to fetch (default: the model's `variant`, e.g. model.onnx)",
+    )
     pull.add_argument("--force", action="store_true", help="download again even when present")
     pull.set_defaults(func=pull_main)
 
@@ -69,9 +73,17 @@ def describe(entry: ModelEntry, store: ModelStore) -> dict[str, Any]:
     folder = store.folder_for(entry)
     present = store.is_complete(entry)
     return {
-        "name": entry.name, "task": entry.task, "hf_id": entry.hf_id, "price_usd": str(entry.price),
-        "beta": entry.beta, "listed": entry.listed, "source": entry.source, "variant": entry.variant,
-        "folder": str(folder), "mapped": entry.path is not None, "present": present,
+        "name": entry.name,
+        "task": entry.task,
+        "hf_id": entry.hf_id,
+        "price_usd": str(entry.price),
+        "beta": entry.beta,
+        "listed": entry.listed,
+        "source": entry.source,
+        "variant": entry.variant,
+        "folder": str(folder),
+        "mapped": entry.path is not None,
+        "present": present,
         "size_bytes": store.size_on_disk(entry) if present else None,
     }
 
@@ -100,8 +112,14 @@ def list_main(args: argparse.Namespace) -> int:
             status = "[red]missing[/red]"
         else:
             status = "[yellow]missing[/yellow] (pull)" if row["source"] else "[red]missing[/red]"
-        table.add_row(row["name"], row["task"], f"${row['price_usd']}", status, _short(row["folder"]),
-                      human_size(row["size_bytes"]))
+        table.add_row(
+            row["name"],
+            row["task"],
+            f"${row['price_usd']}",
+            status,
+            _short(row["folder"]),
+            human_size(row["size_bytes"]),
+        )
     Console().print(table)
     return 0
 
@@ -139,15 +157,18 @@ def pull_main(args: argparse.Namespace) -> int:
         verb = "already present in" if already else "pulled into"
         print(f"{entry.name}: {verb} {folder} ({size})")
         if variant != entry.variant:
-            print(f"  to use it, set variant = \"{variant}\" for {entry.name} in [[ai.models]]")
+            print(f'  to use it, set variant = "{variant}" for {entry.name} in [[ai.models]]')
     return 1 if failed else 0
 
 
 def verify_main(args: argparse.Namespace) -> int:
     try:
         catalog, store = _load(args.settings)
-        entries = [_entry(catalog, n) for n in args.names] if args.names else [
-            e for e in catalog if e.path is None and store.manifest(e) is not None]
+        entries = (
+            [_entry(catalog, n) for n in args.names]
+            if args.names
+            else [e for e in catalog if e.path is None and store.manifest(e) is not None]
+        )
     except EmuError as e:
         return _fail(e.message)
     bad = 0

@@ -27,8 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run one inference and print the result as JSON")
     p.add_argument("model", help="a Workers AI model name, e.g. @cf/facebook/detr-resnet-50")
     p.add_argument("image", type=Path, help="an image file (JPEG, PNG, WebP, GIF, BMP), or - for stdin")
-    p.add_argument("--param", action="append", type=parse_param, default=[], metavar="KEY=VALUE",
-                   help="a model parameter, e.g. threshold=0.9 or top_k=3 (repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        type=parse_param,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model parameter, e.g. threshold=0.9 or top_k=3 (repeatable)",
+    )
     p.add_argument("--config", type=Path, default=None, help="wrangler-like.toml (default: found from here)")
     p.set_defaults(func=main)
 
@@ -55,8 +61,11 @@ def main(args: argparse.Namespace) -> int:
     finally:
         service.close()
     if outcome.weights != "real":
-        print(f"note: answered by the bundled {outcome.weights} (no real weights for {outcome.model.name} on "
-              f"disk; `workers-ai-emu models pull {outcome.model.name}` fetches them)", file=sys.stderr)
+        print(
+            f"note: answered by the bundled {outcome.weights} (no real weights for {outcome.model.name} on "
+            f"disk; `workers-ai-emu models pull {outcome.model.name}` fetches them)",
+            file=sys.stderr,
+        )
     json.dump(outcome.result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

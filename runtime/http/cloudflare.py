@@ -25,13 +25,19 @@ PREFIX = "/client/v4"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+
+
 def envelope(result: Any, **extra: Any) -> dict[str, Any]:
     return {"result": result, "success": True, "errors": [], "messages": [], **extra}
 
 
 def error_response(error: EmuError, request_id: str) -> Response:
-    body = {"result": None, "success": False, "errors": [{"code": error.code, "message": error.cf_message}],
-            "messages": []}
+    body = {
+        "result": None,
+        "success": False,
+        "errors": [{"code": error.code, "message": error.cf_message}],
+        "messages": [],
+    }
     return wire.json_response(body, error.status, wire.emu_headers(request_id))
 
 
@@ -59,8 +65,7 @@ async def run(request: Request) -> Response:
         if wire.is_json(request, body):
             inputs = await wire.parse_json(body)
             if not isinstance(inputs, dict):
-                raise BadInput(f"JSON body must be an object like {{\"image\": [...]}}, not "
-                               f"{type(inputs).__name__}")
+                raise BadInput(f'JSON body must be an object like {{"image": [...]}}, not {type(inputs).__name__}')
         else:
             inputs = body
     request_id = wire.request_id_of(request)
@@ -85,7 +90,7 @@ async def search(request: Request) -> Response:
         s = q["search"].strip().lower()
         entries = [e for e in entries if s in e.name.lower() or s in e.description.lower()]
     entries.sort(key=lambda e: e.name)
-    items = [model_object(e) for e in entries[(page - 1) * per_page: page * per_page]]
+    items = [model_object(e) for e in entries[(page - 1) * per_page : page * per_page]]
     info = {"page": page, "per_page": per_page, "count": len(items), "total_count": len(entries)}
     return wire.json_response(envelope(items, result_info=info), 200, wire.emu_headers(wire.request_id_of(request)))
 
@@ -97,8 +102,9 @@ async def schema(request: Request) -> Response:
     if not name:
         raise BadInput("query parameter 'model' is required")
     entry = ctx.service.catalog.get(name)
-    return wire.json_response(envelope(model_schema(entry.task, entry.defaults)), 200,
-                              wire.emu_headers(wire.request_id_of(request)))
+    return wire.json_response(
+        envelope(model_schema(entry.task, entry.defaults)), 200, wire.emu_headers(wire.request_id_of(request))
+    )
 
 
 async def no_route(request: Request) -> Response:

@@ -53,7 +53,7 @@ def decode_inputs(value: Any) -> bytes:
 def split_payload(payload: Any) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
     """The JSON body's image bytes, parameters and options, each checked for shape."""
     if not isinstance(payload, dict):
-        raise BadInput(f"JSON body must be an object like {{\"inputs\": \"<base64>\"}}, not {type(payload).__name__}")
+        raise BadInput(f'JSON body must be an object like {{"inputs": "<base64>"}}, not {type(payload).__name__}')
     unknown = sorted(set(payload) - set(BODY_KEYS))
     if unknown:
         raise BadInput(f"unknown field {unknown[0]!r} in the request body (expected {', '.join(BODY_KEYS)})")
@@ -107,9 +107,13 @@ async def infer(request: Request) -> Response:
             inputs, params, options = split_payload(await wire.parse_json(body))
         else:
             inputs = body
-    caller = Caller(source="hf", route=request.url.path, request_id=wire.request_id_of(request),
-                    use_cache=choose(request, "x-use-cache", options, "use_cache", True),
-                    wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False))
+    caller = Caller(
+        source="hf",
+        route=request.url.path,
+        request_id=wire.request_id_of(request),
+        use_cache=choose(request, "x-use-cache", options, "use_cache", True),
+        wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False),
+    )
     outcome = await service.run(entry.name, inputs, params, caller)
     return wire.json_response(outcome.result, 200, success_headers(outcome))
 

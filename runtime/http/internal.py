@@ -47,6 +47,7 @@ async def costs(request: Request) -> Response:
         return _error(400, str(e))
     return JSONResponse(data, headers={"cache-control": "no-store"})
 
+
 async def requests_(request: Request) -> Response:
     service = context(request).service
     raw = request.query_params.get("limit", "50")
@@ -61,24 +62,35 @@ async def requests_(request: Request) -> Response:
     rows = await asyncio.to_thread(service.ledger.latest, limit)
     return JSONResponse({"requests": rows}, headers={"cache-control": "no-store"})
 
+
 async def health(request: Request) -> Response:
     service = context(request).service
     ledger = service.ledger
-    return JSONResponse({
-        "status": "ok",
-        "models": len(service.catalog),
-        "ledger": None if ledger is None else {
-            "path": str(ledger.path) if ledger.path else ":memory:",
-            "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
+    return JSONResponse(
+        {
+            "status": "ok",
+            "models": len(service.catalog),
+            "ledger": None
+            if ledger is None
+            else {
+                "path": str(ledger.path) if ledger.path else ":memory:",
+                "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
+            },
+            "budget": await asyncio.to_thread(service.budget_status),
         },
-        "budget": await asyncio.to_thread(service.budget_status),
-    }, headers={"cache-control": "no-store"})
+        headers={"cache-control": "no-store"},
+    )
+
 
 async def ready(request: Request) -> Response:
     """200 once every preloaded model is loaded; 503 naming what is still loading (or failed) before that."""
     ok, models = context(request).service.readiness()
-    return JSONResponse({"status": "ready" if ok else "loading", "models": models},
-                        status_code=200 if ok else 503, headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {"status": "ready" if ok else "loading", "models": models},
+        status_code=200 if ok else 503,
+        headers={"cache-control": "no-store"},
+    )
+
 
 async def faults(request: Request) -> Response:
     """GET: the fault rules in force. POST {"faults": [{code, model, rate, seed, times, delay_s}, ...]}:
@@ -103,11 +115,14 @@ async def faults(request: Request) -> Response:
         except FaultSpecError as e:
             return _error(400, str(e))
         service.faults.replace(rules)
-    return JSONResponse({"faults": [r.as_json() for r in service.faults.rules()]},
-                        headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {"faults": [r.as_json() for r in service.faults.rules()]}, headers={"cache-control": "no-store"}
+    )
+
 
 async def dashboard(request: Request) -> Response:
     return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
+
 
 ROUTES: list[BaseRoute] = [
     Route(f"{PREFIX}/costs", costs, methods=["GET"]),

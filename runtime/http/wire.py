@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
@@ -29,8 +30,12 @@ JSON_OFF_LOOP_BYTES = 256 * 1024  # parse bigger JSON bodies on a thread so the 
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
-                    headers=dict(headers or {}), media_type="application/json")
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type="application/json",
+    )
 
 
 def cost_header(cost: Decimal | None) -> str:
@@ -118,12 +123,13 @@ def flag(value: Any, name: str) -> bool:
     raise BadInput(f"{name} must be true or false, not {value!r}")
 
 
-def context(request: Request) -> "AppContext":
+def context(request: Request) -> AppContext:
     """The app's context (settings, the one service, the Worker host), from the door's app state."""
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
-def begin(request: Request) -> "AppContext":
+def begin(request: Request) -> AppContext:
     """What every API endpoint does first: give the request its id, check the bearer token."""
     ctx = context(request)
     request.state.request_id = new_request_id()
@@ -138,8 +144,14 @@ def request_id_of(request: Request) -> str:
     return str(rid)
 
 
-def door(ctx: "AppContext", routes: list[BaseRoute], render: ErrorResponse, source: str,
-         model_param: str, model_name: Callable[[str], str] = lambda model: model) -> Starlette:
+def door(
+    ctx: AppContext,
+    routes: Sequence[BaseRoute],
+    render: ErrorResponse,
+    source: str,
+    model_param: str,
+    model_name: Callable[[str], str] = lambda model: model,
+) -> Starlette:
     """One API door as its own small starlette app: its routes, and its errors rendered in its wire format by
     exception handlers (typed EmuErrors, and anything unexpected as 3043 internal error, never a bare 500 page).
 
@@ -154,12 +166,18 @@ def door(ctx: "AppContext", routes: list[BaseRoute], render: ErrorResponse, sour
         request_id = request_id_of(request)
         model = request.path_params.get(model_param)
         if model is not None and not error.metered:
-            await ctx.service.record_rejection(model_name(str(model).strip("/")), error, Caller(
-                source=source, route=request.url.path, request_id=request_id))
+            await ctx.service.record_rejection(
+                model_name(str(model).strip("/")),
+                error,
+                Caller(source=source, route=request.url.path, request_id=request_id),
+            )
         return render(error, request_id)
 
-    app = Starlette(routes=routes, exception_handlers={EmuError: on_error},
-                    middleware=[Middleware(InternalErrors, on_error=on_error)])
+    app = Starlette(
+        routes=list(routes),
+        exception_handlers={EmuError: on_error},
+        middleware=[Middleware(InternalErrors, on_error=on_error)],
+    )
     app.state.ctx = ctx
     return app
 

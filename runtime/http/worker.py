@@ -31,7 +31,7 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 NO_WORKER = (
     "No Worker is configured, so only the emulator's APIs are served here.\n"
     "To run a Worker, set `main` in wrangler-like.toml, e.g.\n\n"
-    "    main = \"worker/entry.py\"\n\n"
+    '    main = "worker/entry.py"\n\n'
     "The Cloudflare REST API is at /client/v4/accounts/<id>/ai/run/<model>, the Hugging Face Inference API at "
     "/hf-inference/models/<id>, and the dashboard at /cdn-cgi/emu/dashboard.\n"
 )
@@ -45,8 +45,9 @@ def wants_html(request: StarletteRequest) -> bool:
 
 def error_response(request: StarletteRequest, title: str, details: str, status: int = 500) -> StarletteResponse:
     if wants_html(request):
-        page = ERROR_PAGE.format(title=html.escape(title), details=html.escape(details),
-                                 path=html.escape(request.url.path))
+        page = ERROR_PAGE.format(
+            title=html.escape(title), details=html.escape(details), path=html.escape(request.url.path)
+        )
         return StarletteResponse(page, status_code=status, media_type="text/html; charset=utf-8")
     return PlainTextResponse(f"{title}\n\n{details}", status_code=status)
 
@@ -65,8 +66,9 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
     try:
         body = await read_body(request, limit)
     except RequestTooLarge:
-        return PlainTextResponse(f"Request body is larger than the limit of {limit} bytes "
-                                 f"([emulator] max_body_bytes)\n", status_code=413)
+        return PlainTextResponse(
+            f"Request body is larger than the limit of {limit} bytes ([emulator] max_body_bytes)\n", status_code=413
+        )
     worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
     wctx = Context()
     token = CURRENT_ROUTE.set(request.url.path)
@@ -101,8 +103,9 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
 
 def _convert(response: Response, request: StarletteRequest, background: BackgroundTask | None) -> StarletteResponse:
-    out = StarletteResponse(b"" if request.method == "HEAD" else response.body, status_code=response.status,
-                            background=background)
+    out = StarletteResponse(
+        b"" if request.method == "HEAD" else response.body, status_code=response.status, background=background
+    )
     # starlette set content-length (and nothing else) for the body; the Worker's headers come on top.
     out.raw_headers = [(k, v) for k, v in out.raw_headers if k == b"content-length"]
     out.raw_headers += [(k, v) for k, v in response.headers.raw() if k != b"content-length"]
@@ -120,8 +123,9 @@ async def _drain(wctx: Context, path: str) -> None:
 def _log_exception(request: StarletteRequest, details: str) -> None:
     import logging
 
-    logging.getLogger("workers-ai-emu").error("%s %s raised in the Worker:\n%s", request.method, request.url.path,
-                                              details.rstrip())
+    logging.getLogger("workers-ai-emu").error(
+        "%s %s raised in the Worker:\n%s", request.method, request.url.path, details.rstrip()
+    )
 
 
 ERROR_PAGE = """<!doctype html>

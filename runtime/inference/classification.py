@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -131,8 +132,9 @@ class ClassifierFamily(Family):
             elif "height" in s and "width" in s:
                 image = transforms.resize(image, s["height"], s["width"], self.resample)
             elif "shortest_edge" in s and "longest_edge" in s:
-                h, w = transforms.size_with_aspect_ratio(image.height, image.width, s["shortest_edge"],
-                                                         s["longest_edge"])
+                h, w = transforms.size_with_aspect_ratio(
+                    image.height, image.width, s["shortest_edge"], s["longest_edge"]
+                )
                 image = transforms.resize(image, h, w, self.resample)
             elif "shortest_edge" in s:
                 h, w = transforms.size_shortest_edge(image.height, image.width, s["shortest_edge"])

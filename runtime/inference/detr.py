@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -92,11 +93,11 @@ class DetrFamily(DetectionFamily):
         if self.has_mask:
             feeds["pixel_mask"] = mask
         out = self.run(feeds)
-        return self.postprocess(out["logits"][0], out["pred_boxes"][0], image.height, image.width,
-                                params["threshold"])
+        return self.postprocess(out["logits"][0], out["pred_boxes"][0], image.height, image.width, params["threshold"])
 
-    def postprocess(self, logits: np.ndarray, pred_boxes: np.ndarray, height: int, width: int,
-                    threshold: float) -> list[dict[str, Any]]:
+    def postprocess(
+        self, logits: np.ndarray, pred_boxes: np.ndarray, height: int, width: int, threshold: float
+    ) -> list[dict[str, Any]]:
         probs = softmax(logits.astype(np.float32))[:, :-1]
         labels = probs.argmax(axis=-1)
         scores = probs[np.arange(len(labels)), labels]

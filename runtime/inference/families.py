@@ -6,8 +6,9 @@ Adding a family: a module with a `Family` subclass (see model.py), and one entry
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ModelError
 from .classification import ClassifierFamily
@@ -32,8 +33,9 @@ def family_for(config: Mapping[str, Any], processor: Mapping[str, Any], task: st
     raise ModelError(f"no {task or 'model'} family reads model_type {kind!r}")
 
 
-def load_model(folder: Path, task: str | None = None, variant: str = "model.onnx",
-               intra_op_threads: int = 1) -> LoadedModel:
+def load_model(
+    folder: Path, task: str | None = None, variant: str = "model.onnx", intra_op_threads: int = 1
+) -> LoadedModel:
     """The folder's model: its family read from its JSON files, one onnxruntime session over its ONNX file."""
     folder = Path(folder)
     if not folder.is_dir():

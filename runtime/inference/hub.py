@@ -16,9 +16,10 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..catalog import ModelEntry
 from ..errors import ModelUnavailable
@@ -65,7 +66,7 @@ class PullState:
     total: int | None = None
     done: int = 0
     started: float = field(default_factory=time.monotonic)
-    listeners: list[Callable[["PullState"], None]] = field(default_factory=list)
+    listeners: list[Callable[[PullState], None]] = field(default_factory=list)
 
     def add(self, n: int) -> None:
         self.done += n
@@ -92,11 +93,11 @@ def _bar_class(state: PullState) -> type:
         def close(self) -> None:
             pass
 
-        def __enter__(self) -> "Bar":
+        def __enter__(self) -> Bar:
             return self
 
-        def __exit__(self, *exc: Any) -> bool:
-            return False
+        def __exit__(self, *exc: Any) -> None:
+            return None
 
     return Bar
 
@@ -146,6 +147,9 @@ class HubPull:
     def is_complete(self, entry: ModelEntry) -> bool:
         raise NotImplementedError
 
+    def missing_message(self, entry: ModelEntry) -> str:
+        raise NotImplementedError
+
     @property
     def cache_dir(self) -> str | None:
         return str(self._cache_dir) if self._cache_dir is not None else _cache_dir()
@@ -164,8 +168,14 @@ class HubPull:
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
 
-    def pull(self, entry: ModelEntry, progress: bool = False, variant: str | None = None,
-             force: bool = False, on_start: Callable[[PullState], None] | None = None) -> Path:
+    def pull(
+        self,
+        entry: ModelEntry,
+        progress: bool = False,
+        variant: str | None = None,
+        force: bool = False,
+        on_start: Callable[[PullState], None] | None = None,
+    ) -> Path:
         """Download the model's files; blocking, idempotent. Raises ModelUnavailable saying what to do instead."""
         if not self.can_pull(entry):
             raise ModelUnavailable(self.missing_message(entry))
@@ -222,33 +232,47 @@ class HubPull:
         siblings = {s.rfilename: s for s in (info.siblings or [])}
         onnx_name = f"onnx/{variant}"
         if onnx_name not in siblings:
-            variants = sorted(n.removeprefix("onnx/") for n in siblings if n.startswith("onnx/") and
-                              n.endswith(".onnx"))
-            raise ModelUnavailable(f"Hub repository {source} has no {onnx_name} (variants there: "
-                                   f"{', '.join(variants) or 'none'}); choose one with --variant or `variant =`")
+            variants = sorted(
+                n.removeprefix("onnx/") for n in siblings if n.startswith("onnx/") and n.endswith(".onnx")
+            )
+            raise ModelUnavailable(
+                f"Hub repository {source} has no {onnx_name} (variants there: "
+                f"{', '.join(variants) or 'none'}); choose one with --variant or `variant =`"
+            )
         if "config.json" not in siblings:
-            raise ModelUnavailable(f"Hub repository {source} has no config.json, so it is not in the Hugging Face "
-                                   f"layout this emulator reads")
+            raise ModelUnavailable(
+                f"Hub repository {source} has no config.json, so it is not in the Hugging Face "
+                f"layout this emulator reads"
+            )
         expected = []
         for name in names:
             sibling = siblings.get(name)
             if sibling is None:
                 continue  # optional files (preprocessor_config.json) the repository lacks
             lfs = sibling.lfs
-            expected.append(Expected(
-                name=name,
-                size=(lfs.size if lfs is not None else sibling.size),
-                sha256=(lfs.sha256 if lfs is not None else None),
-                git_sha1=(sibling.blob_id if lfs is None else None),
-            ))
+            expected.append(
+                Expected(
+                    name=name,
+                    size=(lfs.size if lfs is not None else sibling.size),
+                    sha256=(lfs.sha256 if lfs is not None else None),
+                    git_sha1=(sibling.blob_id if lfs is None else None),
+                )
+            )
         return expected, getattr(info, "sha", None)
 
     def _download(self, entry: ModelEntry, name: str, commit: str | None, state: PullState, force: bool) -> Path:
         from huggingface_hub import hf_hub_download
 
         try:
-            path = hf_hub_download(str(entry.source), name, revision=commit, cache_dir=self.cache_dir,
-                                   endpoint=_endpoint(), tqdm_class=_bar_class(state), force_download=force)
+            path = hf_hub_download(
+                str(entry.source),
+                name,
+                revision=commit,
+                cache_dir=self.cache_dir,
+                endpoint=_endpoint(),
+                tqdm_class=_bar_class(state),
+                force_download=force,
+            )
         except Exception as e:  # noqa: BLE001
             raise ModelUnavailable(self._hub_error(entry, e, name)) from None
         return Path(path)
@@ -275,8 +299,10 @@ class HubPull:
                     bad.unlink()
                 except OSError:
                     pass
-            raise ModelUnavailable(f"Model {entry.name}: {entry.source}/{exp.name} {problem}; the file was "
-                                   f"deleted, run `workers-ai-emu models pull {entry.name}` again")
+            raise ModelUnavailable(
+                f"Model {entry.name}: {entry.source}/{exp.name} {problem}; the file was "
+                f"deleted, run `workers-ai-emu models pull {entry.name}` again"
+            )
         _place(blob, folder / exp.name)
         return {"size": size, "sha256": digest or exp.sha256, "git_sha1": exp.git_sha1}
 
@@ -287,8 +313,9 @@ class HubPull:
         found: dict[str, Path] = {}
         for name in names:
             try:
-                found[name] = Path(hf_hub_download(str(entry.source), name, cache_dir=self.cache_dir,
-                                                   local_files_only=True))
+                found[name] = Path(
+                    hf_hub_download(str(entry.source), name, cache_dir=self.cache_dir, local_files_only=True)
+                )
             except Exception:  # noqa: BLE001 - absent from the cache
                 if name not in OPTIONAL:
                     raise ModelUnavailable(self.offline_message(entry)) from None
@@ -297,41 +324,55 @@ class HubPull:
         placed = {}
         for name, cached in found.items():
             blob_name = cached.resolve().name  # the cache names blobs by sha256 (LFS) or git blob id
-            exp = Expected(name, sha256=blob_name if _SHA256.match(blob_name) else None,
-                           git_sha1=blob_name if _SHA1.match(blob_name) else None)
+            exp = Expected(
+                name,
+                sha256=blob_name if _SHA256.match(blob_name) else None,
+                git_sha1=blob_name if _SHA1.match(blob_name) else None,
+            )
             placed[name] = self._verify_and_place(entry, exp, cached, folder)
         self._write_manifest(entry, folder, placed, None)
         return folder
 
-    def _write_manifest(self, entry: ModelEntry, folder: Path, placed: dict[str, dict[str, Any]],
-                        commit: str | None) -> None:
+    def _write_manifest(
+        self, entry: ModelEntry, folder: Path, placed: dict[str, dict[str, Any]], commit: str | None
+    ) -> None:
         old = self.manifest(entry) or {}
         files = {**(old.get("files") or {}), **placed}
-        data = {"source": entry.source, "commit": commit or old.get("commit"), "files": files,
-                "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        data = {
+            "source": entry.source,
+            "commit": commit or old.get("commit"),
+            "files": files,
+            "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         tmp = folder / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         os.replace(tmp, folder / MANIFEST)
 
     def offline_message(self, entry: ModelEntry) -> str:
-        return (f"Model {entry.name} is not on disk and HF_HUB_OFFLINE is set, so {entry.source} cannot be "
-                f"downloaded: unset HF_HUB_OFFLINE and run `workers-ai-emu models pull {entry.name}` where there "
-                f"is network, or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml")
+        return (
+            f"Model {entry.name} is not on disk and HF_HUB_OFFLINE is set, so {entry.source} cannot be "
+            f"downloaded: unset HF_HUB_OFFLINE and run `workers-ai-emu models pull {entry.name}` where there "
+            f"is network, or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml"
+        )
 
     def _hub_error(self, entry: ModelEntry, error: BaseException, name: str | None = None) -> str:
         from huggingface_hub import errors as hf
 
         what = f"{entry.source}/{name}" if name else str(entry.source)
-        fix = (f"run `workers-ai-emu models pull {entry.name}` again, or map the model to a local folder with "
-               f"[[ai.models]] path = ... in wrangler-like.toml")
+        fix = (
+            f"run `workers-ai-emu models pull {entry.name}` again, or map the model to a local folder with "
+            f"[[ai.models]] path = ... in wrangler-like.toml"
+        )
         if isinstance(error, hf.OfflineModeIsEnabled):
             return self.offline_message(entry)
         if isinstance(error, hf.GatedRepoError):
             return f"Model {entry.name}: {entry.source} is gated on the Hub: accept its terms and set HF_TOKEN"
         if isinstance(error, hf.RepositoryNotFoundError):
-            return (f"Model {entry.name}: Hub repository {entry.source} not found at {_endpoint()} "
-                    f"(private? set HF_TOKEN); fix `source =` or map the model to a local folder with `path =`")
-        remote_missing = getattr(hf, "RemoteEntryNotFoundError", None) or getattr(hf, "EntryNotFoundError")
+            return (
+                f"Model {entry.name}: Hub repository {entry.source} not found at {_endpoint()} "
+                f"(private? set HF_TOKEN); fix `source =` or map the model to a local folder with `path =`"
+            )
+        remote_missing = getattr(hf, "RemoteEntryNotFoundError", None) or hf.EntryNotFoundError
         if isinstance(error, (hf.RevisionNotFoundError, remote_missing)):
             return f"Model {entry.name}: {what} does not exist on the Hub ({_one_line(error)})"
         if isinstance(error, hf.HfHubHTTPError):
@@ -339,12 +380,19 @@ class HubPull:
             return f"Model {entry.name}: the Hub at {_endpoint()} answered HTTP {status} for {what}; {fix}"
         text = _one_line(error)
         if "Consistency check failed" in text or "should be of size" in text:
-            return (f"Model {entry.name}: the download of {what} was cut short (size does not match the Hub's); "
-                    f"nothing was kept, run `workers-ai-emu models pull {entry.name}` again")
-        if isinstance(error, (ConnectionError, TimeoutError, OSError)) or "connect" in text.lower() \
-                or type(error).__module__.startswith(("httpx", "httpcore")):
-            return (f"Model {entry.name}: cannot reach the Hugging Face Hub at {_endpoint()} to download "
-                    f"{entry.source} (no network?): connect and {fix}; HF_ENDPOINT may name a mirror")
+            return (
+                f"Model {entry.name}: the download of {what} was cut short (size does not match the Hub's); "
+                f"nothing was kept, run `workers-ai-emu models pull {entry.name}` again"
+            )
+        if (
+            isinstance(error, (ConnectionError, TimeoutError, OSError))
+            or "connect" in text.lower()
+            or type(error).__module__.startswith(("httpx", "httpcore"))
+        ):
+            return (
+                f"Model {entry.name}: cannot reach the Hugging Face Hub at {_endpoint()} to download "
+                f"{entry.source} (no network?): connect and {fix}; HF_ENDPOINT may name a mirror"
+            )
         return f"Model {entry.name}: downloading {what} failed ({type(error).__name__}: {text}); {fix}"
 
 
@@ -381,8 +429,15 @@ def _progress_bars(entry: ModelEntry, state: PullState) -> _Bars:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                        TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
     task = progress.add_task(f"{entry.name}", total=state.total or None)
     progress.start()
     state.listeners.append(lambda s: progress.update(task, completed=s.done))

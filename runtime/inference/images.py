@@ -53,9 +53,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
             if width <= 0 or height <= 0:
                 raise ImageError("image has no pixels")
             if width * height > max_pixels:
-                raise ImageError(
-                    f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
-                )
+                raise ImageError(f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
             image.load()  # GIF: the first frame
             ImageOps.exif_transpose(image, in_place=True)
             rgb = image if image.mode == "RGB" else image.convert("RGB")

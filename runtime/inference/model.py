@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import onnxruntime as ort
@@ -24,8 +25,9 @@ class Family:
     task: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}  # the request parameters the family takes
 
-    def __init__(self, folder: Path, config: Mapping[str, Any], processor: Mapping[str, Any],
-                 session: ort.InferenceSession) -> None:
+    def __init__(
+        self, folder: Path, config: Mapping[str, Any], processor: Mapping[str, Any], session: ort.InferenceSession
+    ) -> None:
         self.folder = folder
         self.config = config
         self.processor = processor
@@ -81,8 +83,9 @@ class Param:
         if self.kind == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
-            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None
-                                                                       and value > self.maximum):
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
                 raise BadInput(f"parameter {name!r} must be between {self.minimum} and {self.maximum}, not {value!r}")
             return float(value)
         if self.kind == "integer":
@@ -124,8 +127,12 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def find_onnx(folder: Path, variant: str = "model.onnx") -> Path | None:
     """The one search order for a folder's ONNX file: onnx/<variant>, onnx/model.onnx, <variant>, model.onnx."""
-    for candidate in (folder / "onnx" / variant, folder / "onnx" / "model.onnx", folder / variant,
-                      folder / "model.onnx"):
+    for candidate in (
+        folder / "onnx" / variant,
+        folder / "onnx" / "model.onnx",
+        folder / variant,
+        folder / "model.onnx",
+    ):
         if candidate.is_file():
             return candidate
     return None

@@ -40,8 +40,13 @@ class _Loading:
 class ModelPool:
     """One LoadedModel (one onnxruntime session) per model name, shared by every door."""
 
-    def __init__(self, store: ModelStore, intra_op_threads: int = default_of("intra_op_threads"),
-                 auto_pull: bool = default_of("auto_pull"), weights: str = default_of("weights")) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        intra_op_threads: int = default_of("intra_op_threads"),
+        auto_pull: bool = default_of("auto_pull"),
+        weights: str = default_of("weights"),
+    ) -> None:
         if weights not in WEIGHTS_MODES:
             raise ValueError(f"weights must be one of {WEIGHTS_MODES}, not {weights!r}")
         self.store = store
@@ -119,13 +124,21 @@ class ModelPool:
                 self._background.discard(entry.name)
             error = future.exception()
             if error is None:
-                log.info("Real weights for %s are verified and loaded: they answer from now on, instead of %s",
-                         entry.name, standin.label)
+                log.info(
+                    "Real weights for %s are verified and loaded: they answer from now on, instead of %s",
+                    entry.name,
+                    standin.label,
+                )
             elif entry.name not in self._warned:
                 self._warned.add(entry.name)
-                log.warning("Could not get real weights for %s (%s); %s keeps answering. "
-                            "`workers-ai-emu models pull %s` fetches them where the Hugging Face Hub is reachable",
-                            entry.name, error, standin.label, entry.name)
+                log.warning(
+                    "Could not get real weights for %s (%s); %s keeps answering. "
+                    "`workers-ai-emu models pull %s` fetches them where the Hugging Face Hub is reachable",
+                    entry.name,
+                    error,
+                    standin.label,
+                    entry.name,
+                )
 
         loading.future.add_done_callback(done)
 
@@ -210,13 +223,15 @@ class ModelPool:
         if not wait:
             try:
                 return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(loading.future)), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pulling = self.store.estimated_time(entry)  # from the bytes still to download, when pulling
-                remaining = max(1.0, pulling if pulling is not None
-                                else loading.estimate - (time.monotonic() - loading.started))
-                raise ModelLoading(f"Model {entry.hf_id or entry.name} is currently loading",
-                                   estimated_time=round(remaining, 1)) from None
+                remaining = max(
+                    1.0, pulling if pulling is not None else loading.estimate - (time.monotonic() - loading.started)
+                )
+                raise ModelLoading(
+                    f"Model {entry.hf_id or entry.name} is currently loading", estimated_time=round(remaining, 1)
+                ) from None
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(loading.future)), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise InferenceTimeout(f"Model {entry.name} did not finish loading within {timeout:g} s") from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import onnxruntime as ort
 
@@ -35,9 +36,12 @@ class InferenceSlots:
     onnxruntime already spreads one run over all cores, so more parallel runs only add contention.
     """
 
-    def __init__(self, concurrency: int = default_of("max_concurrent_inferences"),
-                 max_queue: int = default_of("max_queue"),
-                 queue_timeout_s: float = default_of("queue_timeout_s")) -> None:
+    def __init__(
+        self,
+        concurrency: int = default_of("max_concurrent_inferences"),
+        max_queue: int = default_of("max_queue"),
+        queue_timeout_s: float = default_of("queue_timeout_s"),
+    ) -> None:
         self.concurrency = max(1, concurrency)
         self.max_queue = max_queue
         self.queue_timeout_s = queue_timeout_s

@@ -27,7 +27,8 @@ class StandIn:
 
 
 STANDINS: dict[str, StandIn] = {
-    s.task: s for s in (
+    s.task: s
+    for s in (
         StandIn("yolox-nano", "object-detection", FOLDER / "yolox-nano"),
         StandIn("squeezenet", "image-classification", FOLDER / "squeezenet-fp16"),
     )

@@ -106,5 +106,7 @@ class ModelStore(HubPull):
     def missing_message(self, entry: ModelEntry) -> str:
         if entry.path is not None:
             return f"Model {entry.name}: folder {entry.path} is missing or incomplete (needs config.json and onnx/)"
-        return (f"Model {entry.name} has no weights on disk: run `workers-ai-emu models pull {entry.name}` "
-                f"or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml")
+        return (
+            f"Model {entry.name} has no weights on disk: run `workers-ai-emu models pull {entry.name}` "
+            f"or map it to a local folder with [[ai.models]] path = ... in wrangler-like.toml"
+        )

@@ -7,7 +7,8 @@ with the same float arithmetic transformers uses, so results match it exactly wi
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image

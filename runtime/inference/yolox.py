@@ -7,7 +7,8 @@ transformers has no YOLOX, so the folder's JSON files carry its conventions in k
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -113,20 +114,26 @@ class YoloxFamily(DetectionFamily):
             canvas.paste(resized, (0, 0))
             return transforms.to_tensor(canvas, self.tables, bgr=self.bgr), r, r
         resized = transforms.resize(image, self.height, self.width, self.resample)
-        return (transforms.to_tensor(resized, self.tables, bgr=self.bgr),
-                self.width / image.width, self.height / image.height)
+        return (
+            transforms.to_tensor(resized, self.tables, bgr=self.bgr),
+            self.width / image.width,
+            self.height / image.height,
+        )
 
     def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         pixels, rx, ry = self.pixel_values_for(image)
         raw = self.run({self.images: pixels})[self.output]
         rows = raw.reshape(-1, raw.shape[-1]).astype(np.float32)
         if rows.shape[0] != self.grid.shape[0] and not self.decoded:
-            raise ModelError(f"{self.folder}: YOLOX output has {rows.shape[0]} rows, the grid of strides "
-                             f"{list(self.strides)} on {self.height}x{self.width} has {self.grid.shape[0]}")
+            raise ModelError(
+                f"{self.folder}: YOLOX output has {rows.shape[0]} rows, the grid of strides "
+                f"{list(self.strides)} on {self.height}x{self.width} has {self.grid.shape[0]}"
+            )
         return self.postprocess(rows, rx, ry, image.width, image.height, params["threshold"])
 
-    def postprocess(self, rows: np.ndarray, rx: float, ry: float, width: int, height: int,
-                    threshold: float) -> list[dict[str, Any]]:
+    def postprocess(
+        self, rows: np.ndarray, rx: float, ry: float, width: int, height: int, threshold: float
+    ) -> list[dict[str, Any]]:
         class_scores = rows[:, 5:]
         classes = class_scores.argmax(axis=-1)
         scores = rows[:, 4] * class_scores[np.arange(len(classes)), classes]

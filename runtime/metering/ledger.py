@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterator
 
 PICO = 12  # cost_pico = cost × 10^12
 INT64_MAX = 2**63 - 1
@@ -26,7 +26,7 @@ ZERO = Decimal("0")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_pico(amount: Decimal) -> int | None:
@@ -44,8 +44,8 @@ def from_pico(pico: int) -> Decimal:
 def time_text(when: datetime) -> str:
     """The one timestamp format in the ledger: UTC ISO 8601 with microseconds, so text order is time order."""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class LedgerError(Exception):
@@ -114,8 +114,22 @@ def _migrate_v3(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-COLUMNS = ("id", "time", "request_id", "source", "worker", "route", "model", "units", "unit_price", "cost",
-           "latency_ms", "cache_hit", "outcome", "weights")
+COLUMNS = (
+    "id",
+    "time",
+    "request_id",
+    "source",
+    "worker",
+    "route",
+    "model",
+    "units",
+    "unit_price",
+    "cost",
+    "latency_ms",
+    "cache_hit",
+    "outcome",
+    "weights",
+)
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -129,12 +143,16 @@ def migrate(db: sqlite3.Connection) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         found = db.execute("PRAGMA user_version").fetchone()[0]
-        if found == 0 and db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone():
+        if (
+            found == 0
+            and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone()
+        ):
             found = 1  # a v1 file: the table exists, the version was never written
         if found > SCHEMA_VERSION:
-            raise LedgerError(f"ledger schema v{found} is newer than this version understands (v{SCHEMA_VERSION});"
-                              " upgrade workers-ai-emu or point [emulator] state_dir elsewhere")
+            raise LedgerError(
+                f"ledger schema v{found} is newer than this version understands (v{SCHEMA_VERSION});"
+                " upgrade workers-ai-emu or point [emulator] state_dir elsewhere"
+            )
         for step in MIGRATIONS[found:]:
             step(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -176,9 +194,22 @@ class Ledger:
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
                 " cost_pico, latency_ms, cache_hit, outcome, weights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time_text(rec.time), rec.request_id, rec.source, rec.worker, rec.route, rec.model, rec.units,
-                 str(rec.unit_price), str(rec.cost), to_pico(rec.cost), rec.latency_ms, int(rec.cache_hit),
-                 rec.outcome, rec.weights),
+                (
+                    time_text(rec.time),
+                    rec.request_id,
+                    rec.source,
+                    rec.worker,
+                    rec.route,
+                    rec.model,
+                    rec.units,
+                    str(rec.unit_price),
+                    str(rec.cost),
+                    to_pico(rec.cost),
+                    rec.latency_ms,
+                    int(rec.cache_hit),
+                    rec.outcome,
+                    rec.weights,
+                ),
             )
 
     def spent_on(self, day: str) -> Decimal:
@@ -192,16 +223,21 @@ class Ledger:
         with self._lock:
             last_id, pico, inexact = self._spent.get(day, (0, 0, ZERO))
             if last_id == 0:  # the covering (time, cost_pico) index holds the rowid too
-                row = self._db.execute("SELECT MAX(id), SUM(cost_pico) FROM requests WHERE time >= ? AND time < ?",
-                                       (lo, hi)).fetchone()
+                row = self._db.execute(
+                    "SELECT MAX(id), SUM(cost_pico) FROM requests WHERE time >= ? AND time < ?", (lo, hi)
+                ).fetchone()
             else:  # `+time` keeps the planner on the rowid range: only the rows added since the last call
-                row = self._db.execute("SELECT MAX(id), SUM(cost_pico) FROM requests"
-                                       " WHERE id > ? AND +time >= ? AND +time < ?", (last_id, lo, hi)).fetchone()
+                row = self._db.execute(
+                    "SELECT MAX(id), SUM(cost_pico) FROM requests WHERE id > ? AND +time >= ? AND +time < ?",
+                    (last_id, lo, hi),
+                ).fetchone()
             if row[0] is not None:
                 pico += row[1] or 0
                 for (cost,) in self._db.execute(
-                        "SELECT cost FROM requests WHERE id > ? AND id <= ? AND cost_pico IS NULL"
-                        " AND time >= ? AND time < ?", (last_id, row[0], lo, hi)):
+                    "SELECT cost FROM requests WHERE id > ? AND id <= ? AND cost_pico IS NULL"
+                    " AND time >= ? AND time < ?",
+                    (last_id, row[0], lo, hi),
+                ):
                     inexact += Decimal(cost)
                 last_id = row[0]
                 self._spent = {day: (last_id, pico, inexact)}  # only today's entry is worth keeping
@@ -224,8 +260,9 @@ class Ledger:
     def latest(self, limit: int = 50) -> list[dict[str, object]]:
         """The newest rows, newest first, as plain dicts (costs as decimal strings)."""
         with self.reading() as db:
-            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?",
-                              (limit,)).fetchall()
+            rows = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
         out = []
         for row in rows:
             item = dict(zip(COLUMNS, row))
@@ -236,8 +273,9 @@ class Ledger:
     def rows_after(self, row_id: int) -> list[dict[str, object]]:
         """Rows newer than `row_id`, oldest first, as plain dicts (costs as decimal strings)."""
         with self.reading() as db:
-            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id",
-                              (row_id,)).fetchall()
+            rows = db.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id", (row_id,)
+            ).fetchall()
         return [dict(zip(COLUMNS, row), cache_hit=bool(row[COLUMNS.index("cache_hit")])) for row in rows]
 
     def newest_id(self) -> int:

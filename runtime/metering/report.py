@@ -11,7 +11,7 @@ import copy
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -51,8 +51,10 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
             return (day + timedelta(days=1) if end else day).isoformat()
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
-        raise ReportError(f"{'until' if end else 'since'}: {text!r} is not an ISO date (2024-05-01) "
-                          "or datetime (2024-05-01T12:00:00Z)") from None
+        raise ReportError(
+            f"{'until' if end else 'since'}: {text!r} is not an ISO date (2024-05-01) "
+            "or datetime (2024-05-01T12:00:00Z)"
+        ) from None
     return time_text(when)
 
 
@@ -74,9 +76,15 @@ class Group:
     mean_latency_ms: float | None = None
 
     def as_json(self, name: str) -> dict[str, Any]:
-        return {name: self.key, "requests": self.requests, "billed_requests": self.billed_requests,
-                "errors": self.errors, "cache_hits": self.cache_hits, "cost_usd": money(self.cost),
-                "mean_latency_ms": _round(self.mean_latency_ms)}
+        return {
+            name: self.key,
+            "requests": self.requests,
+            "billed_requests": self.billed_requests,
+            "errors": self.errors,
+            "cache_hits": self.cache_hits,
+            "cost_usd": money(self.cost),
+            "mean_latency_ms": _round(self.mean_latency_ms),
+        }
 
 
 @dataclass
@@ -93,7 +101,7 @@ class Projection:
             "usd_per_second": format(self.per_second.normalize(), "f") if self.per_second is not None else None,
             "span_seconds": round(self.span_seconds, 3),
             "method": "total cost / seconds from the first to the last request in the window x 30 days "
-                      "(2,592,000 s); null when the window holds fewer than two distinct request times",
+            "(2,592,000 s); null when the window holds fewer than two distinct request times",
         }
 
 
@@ -152,11 +160,16 @@ def _groups(db: sqlite3.Connection, key: str, where: str, params: list[str]) -> 
     """Per-key counts and exact sums; rows whose cost is too fine for pico-dollars are added as Decimals."""
     rows = db.execute(
         f"SELECT {key} AS k, COUNT(*), SUM({BILLED}), SUM(outcome != 'ok'), SUM(cache_hit), SUM(cost_pico),"
-        f" AVG(latency_ms) FROM requests{where} GROUP BY k ORDER BY k", params).fetchall()
-    groups = {k: Group(k, n, billed or 0, errs or 0, hits or 0, from_pico(pico or 0), lat)
-              for k, n, billed, errs, hits, pico, lat in rows}
-    inexact = db.execute(f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'}"
-                         " cost_pico IS NULL", params)
+        f" AVG(latency_ms) FROM requests{where} GROUP BY k ORDER BY k",
+        params,
+    ).fetchall()
+    groups = {
+        k: Group(k, n, billed or 0, errs or 0, hits or 0, from_pico(pico or 0), lat)
+        for k, n, billed, errs, hits, pico, lat in rows
+    }
+    inexact = db.execute(
+        f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'} cost_pico IS NULL", params
+    )
     for k, cost in inexact:
         groups[k].cost += Decimal(cost)
     return list(groups.values())
@@ -225,12 +238,28 @@ def build_report(ledger: Ledger, since: str | None = None, until: str | None = N
     by_model.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
     if by in ("model", "route", "source", "weights"):
         breakdown.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
-    return Report(since=lo, until=hi, by=by, total=total, by_model=by_model, breakdown=breakdown, first=first,
-                  last=last, projection=_projection(total.cost, first, last), timeline_step=step, timeline=timeline)
+    return Report(
+        since=lo,
+        until=hi,
+        by=by,
+        total=total,
+        by_model=by_model,
+        breakdown=breakdown,
+        first=first,
+        last=last,
+        projection=_projection(total.cost, first, last),
+        timeline_step=step,
+        timeline=timeline,
+    )
 
 
-def report_json(ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model",
-                budget: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_json(
+    ledger: Ledger,
+    since: str | None = None,
+    until: str | None = None,
+    by: str = "model",
+    budget: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The JSON object that the CLI (`--format json`) and `GET /cdn-cgi/emu/costs` both print."""
     out = build_report(ledger, since, until, by).as_json()
     out["budget"] = budget
@@ -270,6 +299,9 @@ def budget_status(ledger: Ledger, budget_usd_per_day: Decimal | None) -> dict[st
     """Today's (UTC) spend against the daily budget, in the shape `InferenceService.budget_status` uses."""
     if budget_usd_per_day is None:
         return None
-    spent = ledger.spent_on(datetime.now(timezone.utc).date().isoformat())
-    return {"budget_usd_per_day": money(budget_usd_per_day), "spent_today_usd": money(spent),
-            "exceeded": spent >= budget_usd_per_day}
+    spent = ledger.spent_on(datetime.now(UTC).date().isoformat())
+    return {
+        "budget_usd_per_day": money(budget_usd_per_day),
+        "spent_today_usd": money(spent),
+        "exceeded": spent >= budget_usd_per_day,
+    }

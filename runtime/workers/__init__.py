@@ -7,5 +7,15 @@ from .entrypoint import Context, WorkerEntrypoint
 from .errors import InferenceUpstreamError
 from .fetch import File, FormData, Headers, JsArray, JsObject, Request, Response
 
-__all__ = ["Context", "File", "FormData", "Headers", "InferenceUpstreamError", "JsArray", "JsObject", "Request",
-           "Response", "WorkerEntrypoint"]
+__all__ = [
+    "Context",
+    "File",
+    "FormData",
+    "Headers",
+    "InferenceUpstreamError",
+    "JsArray",
+    "JsObject",
+    "Request",
+    "Response",
+    "WorkerEntrypoint",
+]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import json
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import orjson
 
@@ -51,7 +53,7 @@ def js_value(value: Any) -> Any:
 class Headers(Mapping[str, str]):
     """Case-insensitive headers: a read-only-looking Mapping plus the Fetch API's get/has/set/append/delete."""
 
-    def __init__(self, init: "Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None" = None) -> None:
+    def __init__(self, init: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
         self._items: list[tuple[str, str]] = []
         if init is None:
             return
@@ -59,7 +61,7 @@ class Headers(Mapping[str, str]):
         for name, value in pairs:
             self.append(name, value)
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         values = [v for k, v in self._items if k == name.lower()]
         return ", ".join(values) if values else default
 
@@ -121,7 +123,7 @@ class Body:
     async def bytes(self) -> bytes:
         return self._body
 
-    async def arrayBuffer(self) -> bytes:  # noqa: N802 - the Fetch API's name
+    async def arrayBuffer(self) -> builtins.bytes:  # noqa: N802 - the Fetch API's name
         return self._body
 
     async def text(self) -> str:
@@ -148,7 +150,7 @@ class FormData(Mapping[str, Any]):
     def __init__(self, fields: list[tuple[str, Any]]) -> None:
         self._fields = fields
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return next((v for k, v in self._fields if k == name), default)
 
     def getAll(self, name: str) -> list[Any]:  # noqa: N802 - the Fetch API's name
@@ -177,6 +179,7 @@ async def parse_form(body: bytes, content_type: str) -> FormData:
 
     if content_type.lower().startswith("application/x-www-form-urlencoded"):
         from urllib.parse import parse_qsl
+
         return FormData(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     if not content_type.lower().startswith("multipart/form-data"):
         raise TypeError(f"formData() needs a multipart/form-data or urlencoded body, not {content_type or 'none'}")
@@ -239,8 +242,14 @@ class _StaticOrBound:
 class Response(Body):
     """What a Worker returns: `Response(body, status=, headers=)`, `Response.json(...)`, `Response.redirect(...)`."""
 
-    def __init__(self, body: BodyInit = None, status: int = 200, headers: Any = None, status_text: str = "",
-                 statusText: str | None = None) -> None:  # noqa: N803 - the Fetch API's name
+    def __init__(
+        self,
+        body: BodyInit = None,
+        status: int = 200,
+        headers: Any = None,
+        status_text: str = "",
+        statusText: str | None = None,
+    ) -> None:  # noqa: N803 - the Fetch API's name
         if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
             raise ValueError(f"Response status must be an integer from 200 to 599, not {status!r}")
         self.status = status
@@ -255,11 +264,12 @@ class Response(Body):
         elif isinstance(body, (bytes, bytearray, memoryview)):
             self._body = bytes(body)
         else:
-            raise TypeError(f"Response body must be str, bytes or None, not {type(body).__name__} "
-                            f"(use Response.json(...) for data)")
+            raise TypeError(
+                f"Response body must be str, bytes or None, not {type(body).__name__} (use Response.json(...) for data)"
+            )
 
     @classmethod
-    def _from_json(cls, data: Any, status: int = 200, headers: Any = None, **init: Any) -> "Response":
+    def _from_json(cls, data: Any, status: int = 200, headers: Any = None, **init: Any) -> Response:
         response = cls(_dump_json(data), status=status, headers=headers, **init)
         response.headers.set("content-type", "application/json")
         return response
@@ -267,7 +277,7 @@ class Response(Body):
     json = _StaticOrBound("_from_json", "_read_json")
 
     @classmethod
-    def redirect(cls, url: str, status: int = 302) -> "Response":
+    def redirect(cls, url: str, status: int = 302) -> Response:
         if status not in (301, 302, 303, 307, 308):
             raise ValueError(f"redirect status must be 301, 302, 303, 307 or 308, not {status!r}")
         return cls(None, status=status, headers={"location": str(url)})

@@ -2,9 +2,8 @@
 
 from urllib.parse import urlparse
 
-from workers import InferenceUpstreamError, Response, WorkerEntrypoint
-
 import helper
+from workers import InferenceUpstreamError, Response, WorkerEntrypoint
 
 MODEL = "@cf/facebook/detr-resnet-50"
 
@@ -29,13 +28,15 @@ class Default(WorkerEntrypoint):
                 return Response.json({"caught": str(e), "type": type(e).__name__}, status=422)
             return Response.json({"caught": None})
         if path == "/env":
-            return Response.json({
-                "greeting": self.env.GREETING,
-                "item": self.env["GREETING"],
-                "has_token": "API_TOKEN" in self.env,
-                "token_length": len(self.env.API_TOKEN),
-                "helper": helper.shout("hi"),
-            })
+            return Response.json(
+                {
+                    "greeting": self.env.GREETING,
+                    "item": self.env["GREETING"],
+                    "has_token": "API_TOKEN" in self.env,
+                    "token_length": len(self.env.API_TOKEN),
+                    "helper": helper.shout("hi"),
+                }
+            )
         if path == "/models":
             return Response.json([m["name"] for m in await self.env.AI.models()])
         if path == "/later":
