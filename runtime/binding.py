@@ -10,7 +10,7 @@ from .errors import EmuError
 from .listing import matches_task, model_object
 from .service import Caller, InferenceService
 from .workers.errors import InferenceUpstreamError
-from .workers.fetch import js_value
+from .workers.fetch import Response, js_value
 
 # Set by the Worker door for the duration of one request: its path (the ledger's `route`).
 CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
@@ -22,19 +22,25 @@ class AiBinding:
     def __init__(self, service: InferenceService, worker: str) -> None:
         self._service = service
         self._worker = worker
+        self.lastRequestId: str | None = None  # noqa: N815 - the binding's name: the id of the last run
+        self.aiGatewayLogId: str | None = None  # noqa: N815 - set by AI Gateway runs (not emulated: None)
 
     async def run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
         """The model's documented output; failures raise InferenceUpstreamError("<code>: <message>").
 
-        `options` is Cloudflare's per-call options (gateway, ...); nothing in it applies locally.
+        `options` is Cloudflare's per-call options. `returnRawResponse: True` gives a `Response` carrying the
+        JSON result instead of the result itself.
         """
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
         caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
+        self.lastRequestId = caller.request_id
         try:
             outcome = await self._service.run(model, inputs, None, caller)
         except EmuError as e:
             raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
+        if options and options.get("returnRawResponse"):
+            return Response.json(outcome.result)
         return js_value(outcome.result)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

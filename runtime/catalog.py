@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, NoSuchModel
+from .errors import ConfigError, NoSuchModel, NotOfferedLocally
 from .settings import parse_usd
 
 TASKS = ("object-detection", "image-classification")
@@ -30,6 +30,8 @@ class ModelEntry:
     variant: str = "model.onnx"  # file under onnx/ to load (model.onnx, model_quantized.onnx, ...)
     path: Path | None = None  # a local folder in the Hugging Face layout, when configured
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # other Workers AI names of this model
+    experimental: bool = False  # hidden by the model search's hide_experimental
 
 
 class CatalogError(ConfigError):
@@ -54,7 +56,21 @@ def entry_from_table(
     table: Mapping[str, Any], where: str, base: ModelEntry | None = None, index: int | None = None
 ) -> ModelEntry:
     """Build an entry from a TOML table; fields missing from the table come from `base`."""
-    known = {"name", "task", "hf_id", "price", "beta", "listed", "description", "source", "variant", "path", "defaults"}
+    known = {
+        "name",
+        "task",
+        "hf_id",
+        "price",
+        "beta",
+        "listed",
+        "description",
+        "source",
+        "variant",
+        "path",
+        "defaults",
+        "aliases",
+        "experimental",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise CatalogError(
@@ -69,7 +85,7 @@ def entry_from_table(
             if not isinstance(table[key], str):
                 raise CatalogError(where, f"'{key}' must be a string", key, index)
             values[key] = table[key]
-    for key in ("beta", "listed"):
+    for key in ("beta", "listed", "experimental"):
         if key in table:
             if not isinstance(table[key], bool):
                 raise CatalogError(where, f"'{key}' must be true or false", key, index)
@@ -82,6 +98,11 @@ def entry_from_table(
         if not isinstance(table["defaults"], Mapping):
             raise CatalogError(where, "'defaults' must be a table", "defaults", index)
         values["defaults"] = dict(table["defaults"])
+    if "aliases" in table:
+        aliases = table["aliases"]
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+            raise CatalogError(where, "'aliases' must be a list of model names", "aliases", index)
+        values["aliases"] = tuple(aliases)
     if base is not None:
         return replace(base, **values)
     if values.get("task") not in TASKS:
@@ -94,13 +115,38 @@ def entry_from_table(
     return ModelEntry(name=name, **values)
 
 
+ELSEWHERE_FILE = Path(__file__).with_name("elsewhere.toml")
+MAX_NAME_SHOWN = 200  # longer model names are cut in error messages
+
+
+def shown(name: str) -> str:
+    return name if len(name) <= MAX_NAME_SHOWN else f"{name[:MAX_NAME_SHOWN]}... ({len(name)} characters)"
+
+
+def elsewhere() -> dict[str, str]:
+    """Real Workers AI models the emulator does not run: name -> Cloudflare's task name (elsewhere.toml)."""
+    global _ELSEWHERE
+    if _ELSEWHERE is None:
+        with ELSEWHERE_FILE.open("rb") as f:
+            _ELSEWHERE = {m["name"]: m["task"] for m in tomllib.load(f).get("model", [])}
+    return _ELSEWHERE
+
+
+_ELSEWHERE: dict[str, str] | None = None
+
+
 class Catalog:
-    """All models the emulator can serve, by Workers AI name and by Hugging Face id."""
+    """All models the emulator can serve, by Workers AI name (or alias) and by Hugging Face id."""
 
     def __init__(self, entries: Iterable[ModelEntry]) -> None:
         self._by_name: dict[str, ModelEntry] = {}
+        self._aliases: dict[str, ModelEntry] = {}
         for entry in entries:
             self._by_name[entry.name] = entry
+        for entry in self._by_name.values():
+            for alias in entry.aliases:
+                if alias not in self._by_name:
+                    self._aliases[alias] = entry
 
     @classmethod
     def load(cls, overrides: Iterable[Mapping[str, Any]] = (), where: str = "config") -> Catalog:
@@ -127,13 +173,23 @@ class Catalog:
         return name in self._by_name
 
     def get(self, name: str) -> ModelEntry:
-        entry = self._by_name.get(name)
-        if entry is None:
-            raise NoSuchModel(f"No such model {name} or task")
-        return entry
+        """The entry for a Workers AI name or alias; a real Workers AI model the emulator does not run gets an
+        error saying so; any other name Cloudflare's 5007 "No such model"."""
+        entry = self._by_name.get(name) or self._aliases.get(name)
+        if entry is not None:
+            return entry
+        task = elsewhere().get(name)
+        if task is not None:
+            local = ", ".join(sorted(e.name for e in self._by_name.values() if e.listed))
+            raise NotOfferedLocally(
+                f"Model {name} exists on Workers AI ({task}), but this local emulator does not run it: it runs "
+                f"vision models ({local}). Call it on Cloudflare, or map it to a local model folder of a supported "
+                f"family with [[ai.models]]"
+            )
+        raise NoSuchModel(f"No such model {shown(name)} or task")
 
     def by_hf_id(self, hf_id: str) -> ModelEntry:
         for entry in self._by_name.values():
             if entry.hf_id == hf_id or entry.name == hf_id:
                 return entry
-        raise NoSuchModel(f"Model {hf_id} does not exist")
+        raise NoSuchModel(f"Model {shown(hf_id)} does not exist")

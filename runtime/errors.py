@@ -47,6 +47,10 @@ class NoSuchModel(EmuError):
     prefix = ""
 
 
+class NotOfferedLocally(NoSuchModel):
+    """A real Workers AI model that this emulator does not run (its message says so: never "No such model")."""
+
+
 class MissingBody(EmuError):
     code, status, hf_status = 3003, 400, 400
     prefix = ""

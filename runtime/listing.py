@@ -34,6 +34,10 @@ def task_object(task: str) -> dict[str, str]:
     }
 
 
+def author_object(author: str) -> dict[str, str]:
+    return {"id": stable_id("author", author), "name": author, "description": f"Models published by {author}"}
+
+
 def model_object(entry: ModelEntry) -> dict[str, Any]:
     """One model as Cloudflare's model search lists it."""
     properties: list[dict[str, Any]] = [

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..errors import BadInput, EmuError, NoRoute
-from ..listing import author_of, matches_task, model_object
+from ..listing import author_object, author_of, matches_task, model_object, task_object
 from ..schemas import model_schema
 from ..service import Caller
 from . import wire
@@ -81,7 +81,12 @@ async def search(request: Request) -> Response:
     q = request.query_params
     page = positive_int(request, "page", 1)
     per_page = positive_int(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
-    entries = [e for e in ctx.service.catalog if e.listed]
+    entries = [e for e in ctx.service.catalog if e.listed]  # aliases are served, not listed twice
+    if q.get("hide_experimental") and wire.flag(q["hide_experimental"], "hide_experimental"):
+        entries = [e for e in entries if not e.experimental]
+    if q.get("source"):
+        source = positive_int(request, "source", 1)
+        entries = [e for e in entries if model_object(e)["source"] == source]
     if q.get("task"):
         entries = [e for e in entries if matches_task(e, q["task"])]
     if q.get("author"):
@@ -93,6 +98,24 @@ async def search(request: Request) -> Response:
     items = [model_object(e) for e in entries[(page - 1) * per_page : page * per_page]]
     info = {"page": page, "per_page": per_page, "count": len(items), "total_count": len(entries)}
     return wire.json_response(envelope(items, result_info=info), 200, wire.emu_headers(wire.request_id_of(request)))
+
+
+async def tasks(request: Request) -> Response:
+    """GET .../ai/tasks/search: the tasks of the models the emulator serves."""
+    ctx = wire.begin(request)
+    names = sorted({e.task for e in ctx.service.catalog if e.listed})
+    return wire.json_response(
+        envelope([task_object(t) for t in names]), 200, wire.emu_headers(wire.request_id_of(request))
+    )
+
+
+async def authors(request: Request) -> Response:
+    """GET .../ai/authors/search: the authors of the models the emulator serves."""
+    ctx = wire.begin(request)
+    names = sorted({author_of(e.name) for e in ctx.service.catalog if e.listed} - {""})
+    return wire.json_response(
+        envelope([author_object(a) for a in names]), 200, wire.emu_headers(wire.request_id_of(request))
+    )
 
 
 async def schema(request: Request) -> Response:
@@ -116,6 +139,8 @@ ROUTES = [
     Route("/accounts/{account_id}/ai/run/{model:path}", run, methods=["POST"]),
     Route("/accounts/{account_id}/ai/models/search", search, methods=["GET"]),
     Route("/accounts/{account_id}/ai/models/schema", schema, methods=["GET"]),
+    Route("/accounts/{account_id}/ai/tasks/search", tasks, methods=["GET"]),
+    Route("/accounts/{account_id}/ai/authors/search", authors, methods=["GET"]),
     Route("/{rest:path}", no_route, methods=ALL_METHODS),
 ]
 

@@ -32,7 +32,7 @@ def error_response(error: EmuError, request_id: str) -> Response:
     body: dict[str, Any] = {"error": error.message}
     if isinstance(error, ModelLoading):
         body["estimated_time"] = error.estimated_time
-    return wire.json_response(body, error.hf_status, wire.emu_headers(request_id))
+    return wire.json_response(body, error.hf_status, {**wire.emu_headers(request_id), "x-request-id": request_id})
 
 
 def decode_inputs(value: Any) -> bytes:
@@ -84,6 +84,7 @@ def choose(request: Request, header: str, options: dict[str, Any], key: str, def
 def success_headers(outcome: Outcome) -> dict[str, str]:
     return {
         **wire.emu_headers(outcome.request_id, outcome.cost, outcome.weights),
+        "x-request-id": outcome.request_id,
         "x-compute-time": f"{outcome.compute_time_s:.3f}",
         "x-compute-type": "cpu",
         "x-emu-cache": "hit" if outcome.cached else "miss",
@@ -123,7 +124,39 @@ async def no_route(request: Request) -> Response:
     raise NoRoute(f"No route for {request.method} {request.url.path}; POST an image to {PREFIX}/models/<model id>")
 
 
+def model_id(request: Request) -> str:
+    return str(request.path_params["hf_id"]).strip("/")
+
+
+async def health(request: Request) -> Response:
+    """GET .../models/{hf_id}/health: 200 when the model is served here (InferenceClient.health_check())."""
+    ctx = wire.begin(request)
+    ctx.service.catalog.by_hf_id(model_id(request))
+    rid = wire.request_id_of(request)
+    return wire.json_response({"status": "ok"}, 200, {**wire.emu_headers(rid), "x-request-id": rid})
+
+
+async def info(request: Request) -> Response:
+    """GET .../models/{hf_id}/info: what InferenceClient.get_endpoint_info() reads about the model."""
+    ctx = wire.begin(request)
+    hf_id = model_id(request)
+    entry = ctx.service.catalog.by_hf_id(hf_id)
+    rid = wire.request_id_of(request)
+    body = {
+        "model_id": entry.hf_id or entry.name,
+        "model_sha": None,
+        "pipeline_tag": entry.task,
+        "framework": "onnxruntime",
+        "workers_ai_name": entry.name,
+        "weights": ctx.service.pool.serving(entry),
+        "status": ctx.service.pool.status(entry),
+    }
+    return wire.json_response(body, 200, {**wire.emu_headers(rid), "x-request-id": rid})
+
+
 ROUTES = [
+    Route("/models/{hf_id:path}/health", health, methods=["GET"]),
+    Route("/models/{hf_id:path}/info", info, methods=["GET"]),
     Route("/models/{hf_id:path}", infer, methods=["POST"]),
     Route("/{rest:path}", no_route, methods=ALL_METHODS),
 ]
