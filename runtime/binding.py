@@ -10,7 +10,8 @@ from .errors import EmuError
 from .listing import matches_task, model_object
 from .service import Caller, InferenceService
 from .workers.errors import InferenceUpstreamError
-from .workers.fetch import Response, js_value
+from .workers.rpc import refuse_unsendable
+from .workers.web import Response, js_value
 
 # Set by the Worker door for the duration of one request: its path (the ledger's `route`).
 CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
@@ -33,6 +34,7 @@ class AiBinding:
         """
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
+        refuse_unsendable(inputs)  # tuples and bytearrays: Cloudflare's SDK refuses them before any request
         caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
         self.lastRequestId = caller.request_id
         try:

@@ -24,6 +24,7 @@ from .binding import Env, make_env
 from .service import InferenceService
 from .settings import Settings
 from .workers import Context, Request, Response, WorkerEntrypoint
+from .workers.entrypoint import WORKER_ENV
 from .workers.shims import install_workers_module
 
 log = logging.getLogger("workers-ai-emu")
@@ -122,6 +123,7 @@ class WorkerHost:
         self.folder = self.main.parent
         self.name = settings.name
         self.env: Env = make_env(service, settings.name, settings.ai_binding, settings.vars, settings.secrets)
+        WORKER_ENV[0] = self.env  # `from workers import env`
         self.reload_enabled = settings.emulator.reload if reload is None else reload
         self.error: WorkerLoadError | None = None
         self.generation = 0  # how many times the Worker has been (re)loaded successfully

@@ -203,15 +203,28 @@ def test_headers_are_case_insensitive_and_multi_valued() -> None:
     assert dict(h) == {"x-one": "2"}
 
 
-@pytest.mark.parametrize("kind", ["list", "tuple", "bytes", "bytearray", "memoryview", "numpy"])
+@pytest.mark.parametrize("kind", ["tuple", "bytearray"])
+def test_binding_refuses_what_cloudflares_sdk_cannot_send(service: InferenceService, kind: str) -> None:
+    """Cloudflare's Python SDK refuses tuples and bytearrays in RPC arguments (the AI binding's too)."""
+    from runtime.binding import AiBinding
+
+    image = {"tuple": tuple, "bytearray": bytearray}[kind](IMAGE_BYTES)
+    rows = service.ledger.count()
+    with pytest.raises(TypeError) as info:
+        asyncio.run(AiBinding(service, "direct").run(DETR, {"image": image}))
+    assert str(info.value) == f"<class '{kind}'> cannot be sent over RPC."
+    with pytest.raises(TypeError):
+        asyncio.run(AiBinding(service, "direct").run(DETR, {"image": list(IMAGE_BYTES), "extra": [(1, 2)]}))
+    assert service.ledger.count() == rows  # refused before any request: nothing billed, no row
+
+
+@pytest.mark.parametrize("kind", ["list", "bytes", "memoryview", "numpy"])
 def test_binding_accepts_every_uint8_container(service: InferenceService, expected: list[dict], kind: str) -> None:
     from runtime.binding import AiBinding
 
     image = {
         "list": list,
-        "tuple": tuple,
         "bytes": bytes,
-        "bytearray": bytearray,
         "memoryview": memoryview,
         "numpy": lambda b: np.frombuffer(b, dtype=np.uint8),
     }[kind](IMAGE_BYTES)

@@ -21,6 +21,7 @@ from ..errors import RequestTooLarge
 from ..host import NotAResponse, WorkerLoadError, user_traceback
 from ..requestlog import weights_used
 from ..workers import Context, Request, Response
+from ..workers.entrypoint import CURRENT_CONTEXT
 from .wire import context, read_body
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
     worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
     wctx = Context()
     token = CURRENT_ROUTE.set(request.url.path)
+    ctx_token = CURRENT_CONTEXT.set(wctx)  # `from workers import wait_until`
     try:
         response = await host.fetch(worker_request, wctx)
     except WorkerLoadError as e:
@@ -86,6 +88,7 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
         _log_exception(request, details)
         return error_response(request, f"Uncaught exception in the Worker: {type(e).__name__}: {e}", details)
     finally:
+        CURRENT_CONTEXT.reset(ctx_token)
         CURRENT_ROUTE.reset(token)
     background = BackgroundTask(_drain, wctx, request.url.path) if wctx.pending else None
     out = _convert(response, request, background)

@@ -9,11 +9,14 @@ import sys
 import types
 from typing import Any
 
-from .fetch import js_value
+from .web import Headers, Response, Uint8Array, js_value
 
 
 def to_js(value: Any, *args: Any, dict_converter: Any = None, **kwargs: Any) -> Any:
-    """Python data stays Python data here; the AI binding accepts it directly."""
+    """Python data stays Python data here (the AI binding accepts it directly); bytes become a Uint8Array-like
+    whose `.buffer` is an ArrayBuffer, as Pyodide gives (`Response(to_js(image).buffer)`)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return Uint8Array(value)
     return value
 
 
@@ -35,6 +38,36 @@ class _JSON:
     @staticmethod
     def parse(text: str) -> Any:
         return js_value(json.loads(text))
+
+
+class _JsResponse:
+    """`from js import Response` (the older Python Workers style): `Response.new(body, init)` and
+    `Response.json(data, init)` build this module's Response."""
+
+    @staticmethod
+    def new(body: Any = None, init: Any = None, **kwargs: Any) -> Response:
+        options = {**dict(init or {}), **kwargs}
+        return Response(
+            body,
+            status=int(options.get("status", 200)),
+            headers=options.get("headers"),
+            status_text=str(options.get("statusText", "")),
+        )
+
+    @staticmethod
+    def json(data: Any, init: Any = None, **kwargs: Any) -> Response:
+        options = {**dict(init or {}), **kwargs}
+        return Response.json(data, status=int(options.get("status", 200)), headers=options.get("headers"))
+
+    @staticmethod
+    def redirect(url: str, status: int = 302) -> Response:
+        return Response.redirect(url, status)
+
+
+class _JsHeaders:
+    @staticmethod
+    def new(init: Any = None) -> Headers:
+        return Headers(dict(init or {}))
 
 
 class _Console:
@@ -59,6 +92,8 @@ def install() -> None:
         js.Object = _Object  # type: ignore[attr-defined]
         js.JSON = _JSON  # type: ignore[attr-defined]
         js.console = _Console  # type: ignore[attr-defined]
+        js.Response = _JsResponse  # type: ignore[attr-defined]
+        js.Headers = _JsHeaders  # type: ignore[attr-defined]
         sys.modules["js"] = js
 
 

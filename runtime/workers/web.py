@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -115,6 +116,36 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self.items())!r})"
 
 
+class ArrayBuffer(bytes):
+    """What JavaScript's ArrayBuffer is to Python Worker code here: the bytes, with `byteLength`."""
+
+    @property
+    def byteLength(self) -> int:  # noqa: N802 - JavaScript's name
+        return len(self)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self)
+
+    def to_py(self) -> memoryview:
+        return memoryview(self)
+
+
+class Uint8Array(bytes):
+    """`to_js(some_bytes)` here: the bytes, whose `.buffer` is an ArrayBuffer (Cloudflare's examples pass
+    `to_js(image).buffer` as a Response body)."""
+
+    @property
+    def buffer(self) -> ArrayBuffer:
+        return ArrayBuffer(self)
+
+    @property
+    def byteLength(self) -> int:  # noqa: N802 - JavaScript's name
+        return len(self)
+
+    def to_py(self) -> memoryview:
+        return memoryview(self)
+
+
 class Body:
     """The Fetch API's body readers, shared by Request, Response and uploaded Files; the body is held as bytes."""
 
@@ -123,8 +154,15 @@ class Body:
     async def bytes(self) -> bytes:
         return self._body
 
-    async def arrayBuffer(self) -> builtins.bytes:  # noqa: N802 - the Fetch API's name
-        return self._body
+    async def arrayBuffer(self) -> ArrayBuffer:  # noqa: N802 - the Fetch API's name
+        return ArrayBuffer(self._body)
+
+    async def buffer(self) -> ArrayBuffer:
+        return ArrayBuffer(self._body)
+
+    async def blob(self) -> Blob:
+        kind = getattr(self, "headers", None)
+        return Blob([self._body], type=kind.get("content-type", "") if kind is not None else "")
 
     async def text(self) -> str:
         return self._body.decode("utf-8", "replace")
@@ -134,24 +172,77 @@ class Body:
         return js_value(json.loads(self._body))
 
 
-class File(Body):
-    """One uploaded file of a multipart form (as FormData's File): name, type and the bytes."""
+class Blob(Body):
+    """`Blob(parts, type=...)`: bytes with a MIME type; parts are str, bytes-like or other Blobs."""
 
-    def __init__(self, data: bytes, filename: str, content_type: str) -> None:
+    def __init__(self, parts: Iterable[Any] = (), type: str = "", **options: Any) -> None:
+        chunks: list[bytes] = []
+        for part in parts:
+            if isinstance(part, str):
+                chunks.append(part.encode("utf-8"))
+            elif isinstance(part, Blob):
+                chunks.append(part._body)
+            elif isinstance(part, (bytes, bytearray, memoryview)):
+                chunks.append(bytes(part))
+            else:
+                raise TypeError(f"Blob parts must be str, bytes or Blob, not {builtins.type(part).__name__}")
+        self._body = b"".join(chunks)
+        self.type = type.lower()
+
+    @property
+    def size(self) -> int:
+        return len(self._body)
+
+    def slice(self, start: int = 0, end: int | None = None, content_type: str = "") -> Blob:
+        return Blob([self._body[start:end]], type=content_type)
+
+
+class File(Blob):
+    """An uploaded file (FormData's File): a Blob with a name."""
+
+    def __init__(self, data: Any, filename: str, content_type: str = "", **options: Any) -> None:
+        super().__init__(data if isinstance(data, (list, tuple)) else [data], type=content_type)
         self.name = filename
-        self.type = content_type
-        self.size = len(data)
-        self._body = data
 
 
 class FormData(Mapping[str, Any]):
     """Parsed form fields: strings for plain fields, File for uploads. `get(name)` returns the first value."""
 
-    def __init__(self, fields: list[tuple[str, Any]]) -> None:
-        self._fields = fields
+    def __init__(self, fields: list[tuple[str, Any]] | None = None) -> None:
+        self._fields = list(fields or [])
 
     def get(self, name: str, default: Any = None) -> Any:
         return next((v for k, v in self._fields if k == name), default)
+
+    def append(self, name: str, value: Any, filename: str | None = None) -> None:
+        if isinstance(value, Blob) and not isinstance(value, File):
+            value = File([value], filename or "blob", value.type)
+        self._fields.append((name, value))
+
+    def set(self, name: str, value: Any, filename: str | None = None) -> None:
+        self.delete(name)
+        self.append(name, value, filename)
+
+    def delete(self, name: str) -> None:
+        self._fields = [(k, v) for k, v in self._fields if k != name]
+
+    def _encode(self) -> tuple[bytes, str]:
+        """The fields as a multipart/form-data body and its content type (for `Response(form_data)`)."""
+        boundary = f"----workers-ai-emu-{uuid.uuid4().hex}"
+        out = bytearray()
+        for name, value in self._fields:
+            out += f"--{boundary}\r\n".encode()
+            if isinstance(value, File):
+                out += (
+                    f'Content-Disposition: form-data; name="{name}"; filename="{value.name}"\r\n'
+                    f"Content-Type: {value.type or 'application/octet-stream'}\r\n\r\n"
+                ).encode()
+                out += value._body
+            else:
+                out += f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + str(value).encode()
+            out += b"\r\n"
+        out += f"--{boundary}--\r\n".encode()
+        return bytes(out), f"multipart/form-data; boundary={boundary}"
 
     def getAll(self, name: str) -> list[Any]:  # noqa: N802 - the Fetch API's name
         return [v for k, v in self._fields if k == name]
@@ -225,6 +316,11 @@ class Request(Body):
     def body(self) -> bytes | None:
         return self._body or None
 
+    def clone(self) -> Request:
+        twin = Request(self.url, self.method, Headers(self.headers.items()), self._body)
+        twin.cf = dict(self.cf)
+        return twin
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
 
@@ -263,9 +359,18 @@ class Response(Body):
                 self.headers.set("content-type", "text/plain;charset=UTF-8")
         elif isinstance(body, (bytes, bytearray, memoryview)):
             self._body = bytes(body)
+        elif isinstance(body, Blob):
+            self._body = body._body
+            if body.type and "content-type" not in self.headers:
+                self.headers.set("content-type", body.type)
+        elif isinstance(body, FormData):
+            self._body, content_type = body._encode()
+            if "content-type" not in self.headers:
+                self.headers.set("content-type", content_type)
         else:
             raise TypeError(
-                f"Response body must be str, bytes or None, not {type(body).__name__} (use Response.json(...) for data)"
+                f"Response body must be str, bytes, an ArrayBuffer, a Blob, FormData or None, not "
+                f"{type(body).__name__} (use Response.json(...) for data)"
             )
 
     @classmethod
