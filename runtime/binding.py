@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
 from .errors import EmuError
+from .gateway import GatewayOptions
 from .listing import matches_task, model_object
 from .service import Caller, InferenceService
 from .workers.errors import InferenceUpstreamError
@@ -29,20 +31,33 @@ class AiBinding:
     async def run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
         """The model's documented output; failures raise InferenceUpstreamError("<code>: <message>").
 
-        `options` is Cloudflare's per-call options. `returnRawResponse: True` gives a `Response` carrying the
-        JSON result instead of the result itself.
+        `options` is Cloudflare's per-call options: `returnRawResponse: True` gives a `Response` carrying the JSON
+        result (with `cf-aig-cache-status` when a gateway is used); `gateway: {id, skipCache, cacheTtl, cacheKey,
+        metadata, collectLog}` applies AI Gateway's cache (runtime/gateway.py); `rejectIfBusy: True` fails at once
+        with 3040 when no inference slot is free.
         """
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
         refuse_unsendable(inputs)  # tuples and bytearrays: Cloudflare's SDK refuses them before any request
+        options = options or {}
         caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
         self.lastRequestId = caller.request_id
+        self.aiGatewayLogId = None
+        try:
+            gateway = GatewayOptions.from_binding(options["gateway"]) if "gateway" in options else None
+        except EmuError as e:
+            await self._service.record_rejection(model, e, caller)
+            raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
+        caller = replace(caller, gateway=gateway, reject_if_busy=bool(options.get("rejectIfBusy", False)))
         try:
             outcome = await self._service.run(model, inputs, None, caller)
         except EmuError as e:
             raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
-        if options and options.get("returnRawResponse"):
-            return Response.json(outcome.result)
+        if gateway is not None and gateway.collect_log:
+            self.aiGatewayLogId = caller.request_id
+        if options.get("returnRawResponse"):
+            headers = {"cf-aig-cache-status": outcome.gateway_cache} if outcome.gateway_cache else None
+            return Response.json(outcome.result, headers=headers)
         return js_value(outcome.result)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -19,8 +19,17 @@ from typing import Any
 import orjson
 
 from .catalog import Catalog, ModelEntry
-from .errors import DAILY_ALLOCATION_TEXT, BudgetExceeded, EmuError, RequestAborted, RequestTooLarge
+from .errors import (
+    CAPACITY_TEXT,
+    DAILY_ALLOCATION_TEXT,
+    BudgetExceeded,
+    EmuError,
+    OutOfCapacity,
+    RequestAborted,
+    RequestTooLarge,
+)
 from .faults import Faults, Rule
+from .gateway import GatewayCache, GatewayOptions
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
@@ -48,6 +57,8 @@ class Caller:
     request_id: str = field(default_factory=new_request_id)
     use_cache: bool = False  # only the Hugging Face door caches (its x-use-cache header)
     wait_for_model: bool = True  # False: a loading model raises ModelLoading at once
+    gateway: GatewayOptions | None = None  # AI Gateway options (binding `gateway`, REST cf-aig-* headers)
+    reject_if_busy: bool = False  # 3040 at once when no inference slot is free (binding `rejectIfBusy`)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class Outcome:
     cached: bool
     compute_time_s: float
     weights: str = "real"  # "stand-in:<name>" when a bundled stand-in answered (inference/standins.py)
+    gateway_cache: str | None = None  # "HIT" or "MISS" when AI Gateway options were given
 
 
 class ResultCache:
@@ -107,6 +119,7 @@ class InferenceService:
         self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull, s.weights)
         self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
         self.cache = ResultCache(s.cache_size)
+        self.gateway_cache = GatewayCache()
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
 
@@ -177,11 +190,20 @@ class InferenceService:
             checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})})
             key = ResultCache.key(entry.name, data, checked) if caller.use_cache else None
             result = self.cache.get(key) if key is not None else None
+            gw = caller.gateway
+            gw_key = None
+            if gw is not None and not gw.skip_cache:
+                gw_key = GatewayCache.key(gw, entry.name, data, checked)
+                result = result if result is not None else self.gateway_cache.get(gw_key)
             cached = result is not None
             if result is None:
+                if caller.reject_if_busy and self.slots.pending >= self.slots.concurrency:
+                    raise OutOfCapacity(CAPACITY_TEXT)
                 fresh = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
                 if key is not None:
                     self.cache.put(key, fresh)
+                if gw_key is not None and gw is not None and gw.cache_ttl:
+                    self.gateway_cache.put(gw_key, fresh, gw.cache_ttl)
                 result = fresh
         except EmuError as e:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
@@ -207,6 +229,7 @@ class InferenceService:
         elapsed = time.perf_counter() - started
         cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights)
         return Outcome(
+            gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
             result=result,
             model=entry,
             request_id=caller.request_id,
@@ -258,6 +281,9 @@ class InferenceService:
                 worker=caller.worker,
                 route=caller.route,
                 weights=weights,
+                metadata=None
+                if caller.gateway is None or caller.gateway.metadata is None
+                else orjson.dumps(dict(caller.gateway.metadata)).decode(),
             )
             await asyncio.to_thread(self.ledger.record, record)
         note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]), weights)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..errors import BadInput, EmuError, NoRoute
+from ..gateway import GatewayOptions
 from ..listing import author_object, author_of, matches_task, model_object, task_object
 from ..schemas import model_schema
 from ..service import Caller
@@ -69,9 +70,16 @@ async def run(request: Request) -> Response:
         else:
             inputs = body
     request_id = wire.request_id_of(request)
-    caller = Caller(source="rest", route=request.url.path, request_id=request_id)
+    caller = Caller(
+        source="rest",
+        route=request.url.path,
+        request_id=request_id,
+        gateway=GatewayOptions.from_headers(request.headers),
+    )
     outcome = await service.run(model, inputs, None, caller)
     headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
+    if outcome.gateway_cache:
+        headers["cf-aig-cache-status"] = outcome.gateway_cache
     return wire.json_response(envelope(outcome.result), 200, headers)
 
 

@@ -66,6 +66,7 @@ class LedgerRecord:
     worker: str | None = None
     route: str | None = None
     weights: str | None = None  # "real", or "stand-in:<name>" when a bundled stand-in answered; None if none ran
+    metadata: str | None = None  # AI Gateway metadata given with the request, as JSON
     time: datetime = field(default_factory=utcnow)
 
 
@@ -111,7 +112,12 @@ def _migrate_v3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN weights TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3]
+def _migrate_v4(db: sqlite3.Connection) -> None:
+    """AI Gateway metadata given with the request (JSON text), NULL without."""
+    db.execute("ALTER TABLE requests ADD COLUMN metadata TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3, _migrate_v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
@@ -129,6 +135,7 @@ COLUMNS = (
     "cache_hit",
     "outcome",
     "weights",
+    "metadata",
 )
 
 
@@ -193,7 +200,8 @@ class Ledger:
         with self._lock:
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                " cost_pico, latency_ms, cache_hit, outcome, weights) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " cost_pico, latency_ms, cache_hit, outcome, weights, metadata)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time_text(rec.time),
                     rec.request_id,
@@ -209,6 +217,7 @@ class Ledger:
                     int(rec.cache_hit),
                     rec.outcome,
                     rec.weights,
+                    rec.metadata,
                 ),
             )
 
