@@ -32,7 +32,7 @@ def expected(service, model: str, inputs, params=None):
 def assert_error(r: httpx.Response, status: int, code: int, text: str = "") -> dict:
     assert r.status_code == status, r.text
     body = r.json()
-    assert body["success"] is False and body["result"] is None and body["messages"] == []
+    assert body["success"] is False and body["result"] == {} and body["messages"] == []
     assert [e["code"] for e in body["errors"]] == [code], body
     assert text in body["errors"][0]["message"]
     assert r.headers["x-emu-cost-usd"] == "0"

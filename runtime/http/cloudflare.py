@@ -34,7 +34,7 @@ def envelope(result: Any, **extra: Any) -> dict[str, Any]:
 
 def error_response(error: EmuError, request_id: str) -> Response:
     body = {
-        "result": None,
+        "result": {},  # what Cloudflare's API returns on errors (an empty object, not null)
         "success": False,
         "errors": [{"code": error.code, "message": error.cf_message}],
         "messages": [],
