@@ -182,6 +182,16 @@ class EmulatorSettings:
             "background at start; `/cdn-cgi/emu/ready` answers 200 once they are loaded."
         ),
     )
+    neuron_price_usd_per_1000: Decimal = setting(
+        Decimal("0.011"),
+        check=USD,
+        doc=("What Workers AI charges per 1,000 neurons, for the bill as Cloudflare computes it (`costs`)."),
+    )
+    free_neurons_per_day: int = setting(
+        10_000,
+        check=integer(0),
+        doc=("Neurons free per UTC day on every plan; the bill counts only what is used beyond them."),
+    )
     faults: list[dict[str, Any]] = setting(
         check=FAULTS,
         factory=list,

@@ -39,10 +39,84 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     p.set_defaults(func=main)
+    modes = p.add_subparsers(dest="mode", metavar="[project]")
+    proj = modes.add_parser("project", help="what a steady daily volume costs per day and month, as Cloudflare bills")
+    proj.add_argument("--requests-per-day", type=int, required=True, metavar="N", help="inference requests per day")
+    proj.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a model the requests go to (repeatable: split evenly); default: the ledger's observed mix",
+    )
+    proj.add_argument("--config", type=Path, default=None, help="wrangler-like.toml (default: found from here)")
+    proj.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    proj.set_defaults(func=project_main)
+
+
+def project_main(args: argparse.Namespace) -> int:
+    """`costs project`: N requests a day, of the named models (split evenly) or in the ledger's observed mix."""
+    from decimal import Decimal
+
+    from ..catalog import Catalog
+    from ..errors import EmuError
+    from ..metering.ledger import Ledger
+    from ..metering.neurons import Plan, project
+    from ..metering.report import build_report
+
+    settings = args.settings
+    n = args.requests_per_day
+    if n < 0:
+        print("error: --requests-per-day must be 0 or more", file=sys.stderr)
+        return 2
+    plan = Plan.of(settings.emulator)
+    if args.model:
+        catalog = settings.catalog or Catalog.load(settings.models)
+        try:
+            prices = [catalog.get(name).price for name in args.model]
+        except EmuError as e:
+            print(f"error: {e.message}", file=sys.stderr)
+            return 2
+        share, extra = divmod(n, len(prices))
+        per_day = sum((p * (share + (1 if i < extra else 0)) for i, p in enumerate(prices)), Decimal(0))
+        basis = f"{n:,} requests a day split evenly over {', '.join(args.model)}"
+    else:
+        path = settings.state_dir / "ledger.sqlite3"
+        if not path.exists():
+            print("error: the ledger is empty: name the models with --model", file=sys.stderr)
+            return 2
+        ledger = Ledger(path)
+        try:
+            total = build_report(ledger).total
+        finally:
+            ledger.close()
+        if total.billed_requests == 0:
+            print(
+                "error: the ledger has no billed requests to take a mix from: name the models with --model",
+                file=sys.stderr,
+            )
+            return 2
+        per_day = total.cost * n / total.billed_requests
+        basis = f"{n:,} requests a day in the ledger's observed mix ({total.billed_requests:,} billed requests)"
+    data = {"basis": basis, **project(per_day, n, plan)}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    print(f"Projection: {basis}")
+    print(
+        f"  per day:   ${data['per_day_list_usd']} at list price, ${data['per_day_bill_usd']} billed after "
+        f"{plan.free_per_day:,} free neurons ({data['neurons_per_day']} neurons a day)"
+    )
+    print(
+        f"  per month: ${data['per_month_list_usd']} at list price, ${data['per_month_bill_usd']} billed "
+        f"({data['month_days']} days)"
+    )
+    return 0
 
 
 def main(args: argparse.Namespace) -> int:
     from ..metering.ledger import Ledger, LedgerError
+    from ..metering.neurons import Plan
     from ..metering.report import ReportError, budget_status, report_json
 
     settings = args.settings
@@ -54,7 +128,12 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         data = report_json(
-            ledger, args.since, args.until, args.by, budget_status(ledger, settings.emulator.budget_usd_per_day)
+            ledger,
+            args.since,
+            args.until,
+            args.by,
+            budget_status(ledger, settings.emulator.budget_usd_per_day),
+            plan=Plan.of(settings.emulator),
         )
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -140,7 +219,18 @@ def print_table(data: dict[str, Any], path: Path) -> None:
             f"{projection['span_seconds']:,} s from first to last request, × 30 days)"
         )
     else:
-        console.print("Projected monthly cost: — (needs requests at two or more distinct times)")
+        console.print("Projected monthly cost: — (needs a minute or more of traffic; or `costs project`)")
+    bill = data["cloudflare_bill"]
+    console.print(
+        f"Cloudflare's bill: [bold]${bill['bill_usd']}[/bold] for ${bill['list_usd']} at list price "
+        f"({bill['free_neurons_per_day']:,} neurons free per UTC day, then ${bill['neuron_price_usd_per_1000']} "
+        f"per 1,000 neurons)"
+    )
+    for day in bill["days"][-7:]:
+        console.print(
+            f"  {day['day']}: {day['neurons']} neurons, {day['billable_neurons']} billable, ${day['bill_usd']}",
+            style="dim",
+        )
     budget = data.get("budget")
     if budget:
         state = "[red]REACHED: requests get error 3036[/red]" if budget["exceeded"] else "[green]ok[/green]"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from ..metering.neurons import Plan
 from ..metering.report import ReportCache
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         if self.service.ledger is not None:
-            self.reports = ReportCache(self.service.ledger)
+            self.reports = ReportCache(self.service.ledger, plan=Plan.of(self.service.settings))
 
 
 def create_app(ctx: AppContext) -> Starlette:

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from .ledger import ZERO, Ledger, from_pico, time_text
+from .neurons import DayBill, Plan, bill_json, day_bills
 
 DIMENSIONS = {  # --by choice -> SQL expression for its key
     "model": "model",
@@ -30,6 +31,7 @@ TIMELINE_STEPS = (  # (name, key length in the ISO text, step) from finest; the 
     ("day", 10, timedelta(days=1)),
 )
 MONTH = timedelta(days=30)
+MIN_PROJECTION_SPAN = timedelta(minutes=1)  # less traffic than this says nothing about a month
 BILLED = "(outcome = 'ok' AND cache_hit = 0)"  # an inference that ran and is charged (at $0 for free models)
 
 
@@ -101,7 +103,13 @@ class Projection:
             "usd_per_second": format(self.per_second.normalize(), "f") if self.per_second is not None else None,
             "span_seconds": round(self.span_seconds, 3),
             "method": "total cost / seconds from the first to the last request in the window x 30 days "
-            "(2,592,000 s); null when the window holds fewer than two distinct request times",
+            "(2,592,000 s); null when the requests span less than a minute",
+            "basis": (
+                f"the recorded rate over {self.span_seconds:.0f} s of traffic, extrapolated linearly to 30 days"
+                if self.monthly is not None
+                else "none: less than a minute of traffic says nothing about a month "
+                "(see `workers-ai-emu costs project`)"
+            ),
         }
 
 
@@ -118,6 +126,8 @@ class Report:
     projection: Projection
     timeline_step: str
     timeline: list[Group] = field(default_factory=list)
+    bills: list[DayBill] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
 
     def as_json(self) -> dict[str, Any]:
         t = self.total
@@ -138,6 +148,7 @@ class Report:
             "projection": self.projection.as_json(),
             "timeline_step": self.timeline_step,
             "timeline": [g.as_json("start") for g in self.timeline],
+            "cloudflare_bill": bill_json(self.bills, self.plan),
         }
 
 
@@ -197,6 +208,8 @@ def _projection(cost: Decimal, first: str | None, last: str | None) -> Projectio
     micros = span // timedelta(microseconds=1)
     if micros <= 0:
         return Projection(None, 0.0, None)
+    if span < MIN_PROJECTION_SPAN:
+        return Projection(None, micros / 1e6, None)
     per_second = cost * 1_000_000 / micros
     monthly = (cost * (MONTH // timedelta(microseconds=1)) / micros).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
     return Projection(monthly, micros / 1e6, per_second.quantize(Decimal("1e-15"), ROUND_HALF_EVEN))
@@ -212,7 +225,9 @@ def _timeline_step(first: str | None, last: str | None) -> tuple[str, int]:
     return "day", 10
 
 
-def build_report(ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model") -> Report:
+def build_report(
+    ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model", plan: Plan | None = None
+) -> Report:
     """One consistent snapshot of the ledger (a single read transaction) between `since` and `until`.
 
     `since`/`until` are ISO dates or datetimes as the user typed them (see parse_when); bad ones raise
@@ -232,6 +247,7 @@ def build_report(ledger: Ledger, since: str | None = None, until: str | None = N
             breakdown = by_model if by == "model" else _groups(db, DIMENSIONS[by], where, params)
             step, width = _timeline_step(first, last)
             timeline = _groups(db, f"substr(time, 1, {width})", where, params)
+            days = _groups(db, DIMENSIONS["day"], where, params)
         finally:
             db.execute("COMMIT")
     total = _total(by_model)
@@ -250,6 +266,8 @@ def build_report(ledger: Ledger, since: str | None = None, until: str | None = N
         projection=_projection(total.cost, first, last),
         timeline_step=step,
         timeline=timeline,
+        bills=day_bills([(str(g.key), g.billed_requests, g.cost) for g in days], plan or Plan()),
+        plan=plan or Plan(),
     )
 
 
@@ -259,9 +277,10 @@ def report_json(
     until: str | None = None,
     by: str = "model",
     budget: dict[str, Any] | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """The JSON object that the CLI (`--format json`) and `GET /cdn-cgi/emu/costs` both print."""
-    out = build_report(ledger, since, until, by).as_json()
+    out = build_report(ledger, since, until, by, plan).as_json()
     out["budget"] = budget
     return out
 
@@ -273,9 +292,10 @@ class ReportCache:
     idle emulator costs one O(1) query per poll instead of a scan of the whole ledger.
     """
 
-    def __init__(self, ledger: Ledger, size: int = 8) -> None:
+    def __init__(self, ledger: Ledger, size: int = 8, plan: Plan | None = None) -> None:
         self.ledger = ledger
         self.size = size
+        self.plan = plan
         self._items: dict[tuple[str | None, str | None, str], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -286,7 +306,7 @@ class ReportCache:
             hit = self._items.get(key)
         if hit is not None and hit[0] == newest:
             return copy.deepcopy(hit[1])
-        data = report_json(self.ledger, since, until, by)
+        data = report_json(self.ledger, since, until, by, plan=self.plan)
         with self._lock:
             self._items.pop(key, None)
             self._items[key] = (newest, data)

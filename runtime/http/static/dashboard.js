@@ -34,9 +34,12 @@
     $("latency").textContent = ms(c.mean_latency_ms);
     const p = c.projection;
     $("projection").textContent = p.monthly_usd === null ? "—" : usd(Number(p.monthly_usd).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
-    $("projection-note").textContent = p.monthly_usd === null
-      ? "needs requests at two or more times"
-      : "rate over " + p.span_seconds.toLocaleString() + " s × 30 days";
+    $("projection-note").textContent = p.basis;
+    const bill = c.cloudflare_bill;
+    $("bill").textContent = usd(bill.bill_usd);
+    $("bill-note").textContent = "list price " + usd(bill.list_usd) + "; " +
+      Number(bill.free_neurons_per_day).toLocaleString() + " neurons free per UTC day, then $" +
+      bill.neuron_price_usd_per_1000 + " per 1,000";
     $("window").textContent = c.first_request_at ? "since " + new Date(c.first_request_at).toLocaleString() : "no requests recorded yet";
   }
 
