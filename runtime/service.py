@@ -35,6 +35,7 @@ from .inference.session import InferenceSlots
 from .inference.store import ModelStore
 from .inputs import image_bytes
 from .metering.ledger import Ledger, LedgerRecord
+from .metering.metrics import Metrics
 from .metering.report import budget_status
 from .requestlog import note_ai_call
 from .settings import EmulatorSettings, Settings
@@ -120,6 +121,8 @@ class InferenceService:
         self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
         self.cache = ResultCache(s.cache_size)
         self.gateway_cache = GatewayCache()
+        self.metrics = Metrics(self)
+        self.slots.on_wait = self.metrics.queue_seconds.observe
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
 
@@ -286,6 +289,7 @@ class InferenceService:
                 else orjson.dumps(dict(caller.gateway.metadata)).decode(),
             )
             await asyncio.to_thread(self.ledger.record, record)
+        self.metrics.inference_seconds.labels(name if entry is not None else "(unknown)").observe(latency_ms / 1000)
         note_ai_call(name, latency_ms, cost, None if outcome == "ok" else int(outcome.partition(":")[2]), weights)
         return cost
 

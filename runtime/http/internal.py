@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import AuthenticationError
 from ..faults import FaultSpecError, Rule
+from ..metering.metrics import CONTENT_TYPE
 from ..metering.report import ReportError
 from .wire import check_token, context
 
@@ -120,6 +121,17 @@ async def faults(request: Request) -> Response:
     )
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (runtime/metering/metrics.py). Token-protected when api_token is set."""
+    service = context(request).service
+    try:
+        check_token(request, service.settings.api_token)
+    except AuthenticationError as e:
+        return _error(401, e.message)
+    body = await asyncio.to_thread(service.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE, headers={"cache-control": "no-store"})
+
+
 async def dashboard(request: Request) -> Response:
     return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
 
@@ -131,6 +143,7 @@ ROUTES: list[BaseRoute] = [
     Route(f"{PREFIX}/ready", ready, methods=["GET"]),
     Route(f"{PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route(f"{PREFIX}/dashboard", dashboard, methods=["GET"]),
+    Route(f"{PREFIX}/metrics", metrics, methods=["GET"]),
     Mount(f"{PREFIX}/static", app=StaticFiles(directory=STATIC), name="emu-static"),
 ]
 

@@ -90,6 +90,9 @@ class ModelPool:
             return "loading"
         return "on disk" if self.store.find(entry) else "missing"
 
+    def loaded_count(self) -> int:
+        return len(self._loaded)
+
     def loaded(self, name: str) -> LoadedModel | None:
         return self._loaded.get(name)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +49,7 @@ class InferenceSlots:
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="inference")
         self._lock = threading.Lock()
         self._pending = 0  # submitted and not yet finished (running + waiting)
+        self.on_wait: Callable[[float], None] | None = None  # told each job's wait for a slot, in seconds
 
     @property
     def pending(self) -> int:
@@ -60,9 +62,12 @@ class InferenceSlots:
                 raise OutOfCapacity(CAPACITY_TEXT)
             self._pending += 1
         started = threading.Event()
+        submitted = time.perf_counter()
 
         def job() -> T:
             started.set()
+            if self.on_wait is not None:
+                self.on_wait(time.perf_counter() - submitted)
             try:
                 return fn()
             finally:
