@@ -122,7 +122,16 @@ def main(args: argparse.Namespace) -> int:
     for line in missing_weights(settings, service):
         print(line, flush=True)
     if settings.emulator.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
+        if settings.emulator.api_token:
+            print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
+        else:
+            print(
+                f"WARNING: listening on {settings.emulator.host} WITHOUT an api_token: anyone who can reach this "
+                "machine can run your Worker and inference, and read your costs. Set [emulator] api_token, or "
+                'keep host = "127.0.0.1".',
+                file=sys.stderr,
+                flush=True,
+            )
     url_host = settings.emulator.host if ":" not in settings.emulator.host else f"[{settings.emulator.host}]"
     url = f"http://{url_host}:{settings.emulator.port}"
 

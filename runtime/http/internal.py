@@ -32,11 +32,22 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def refused(request: Request) -> Response | None:
+    """With an api_token configured, every route here but liveness (/health) needs it: a 401, else None."""
+    try:
+        check_token(request, context(request).service.settings.api_token, allow_query=True)
+    except AuthenticationError as e:
+        return _error(401, e.message)
+    return None
+
+
 async def costs(request: Request) -> Response:
+    if (denied := refused(request)) is not None:
+        return denied
     ctx = context(request)
     service, reports = ctx.service, ctx.reports
     q = request.query_params
-    unknown = sorted(set(q) - {"since", "until", "by"})
+    unknown = sorted(set(q) - {"since", "until", "by", "token"})
     if unknown:
         return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
     if reports is None:
@@ -50,6 +61,8 @@ async def costs(request: Request) -> Response:
 
 
 async def requests_(request: Request) -> Response:
+    if (denied := refused(request)) is not None:
+        return denied
     service = context(request).service
     raw = request.query_params.get("limit", "50")
     try:
@@ -85,6 +98,8 @@ async def health(request: Request) -> Response:
 
 async def ready(request: Request) -> Response:
     """200 once every preloaded model is loaded; 503 naming what is still loading (or failed) before that."""
+    if (denied := refused(request)) is not None:
+        return denied
     ok, models = context(request).service.readiness()
     return JSONResponse(
         {"status": "ready" if ok else "loading", "models": models},
@@ -96,11 +111,9 @@ async def ready(request: Request) -> Response:
 async def faults(request: Request) -> Response:
     """GET: the fault rules in force. POST {"faults": [{code, model, rate, seed, times, delay_s}, ...]}:
     replace them (an empty list clears them). DELETE: clear them. Token-protected when api_token is set."""
+    if (denied := refused(request)) is not None:
+        return denied
     service = context(request).service
-    try:
-        check_token(request, service.settings.api_token)
-    except AuthenticationError as e:
-        return _error(401, e.message)
     if request.method == "DELETE":
         service.faults.clear()
     elif request.method == "POST":
@@ -123,16 +136,16 @@ async def faults(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     """Prometheus text format (runtime/metering/metrics.py). Token-protected when api_token is set."""
+    if (denied := refused(request)) is not None:
+        return denied
     service = context(request).service
-    try:
-        check_token(request, service.settings.api_token)
-    except AuthenticationError as e:
-        return _error(401, e.message)
     body = await asyncio.to_thread(service.metrics.render)
     return Response(body, media_type=CONTENT_TYPE, headers={"cache-control": "no-store"})
 
 
 async def dashboard(request: Request) -> Response:
+    if (denied := refused(request)) is not None:
+        return denied
     return FileResponse(STATIC / "dashboard.html", headers={"cache-control": "no-store"})
 
 

@@ -100,14 +100,21 @@ async def parse_json(body: bytes) -> Any:
         raise BadInput(f"request body is not valid JSON: {e}") from None
 
 
-def check_token(request: Request, token: str | None) -> None:
-    """When an api_token is configured, require `Authorization: Bearer <token>` (constant-time compare)."""
+def check_token(request: Request, token: str | None, allow_query: bool = False) -> None:
+    """When an api_token is configured, require `Authorization: Bearer <token>` (constant-time compare).
+
+    `allow_query`: a `?token=` query parameter is accepted too (the dashboard page a browser opens); the request
+    log never shows query strings."""
     if not token:
         return
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise AuthenticationError("Authentication error")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return
+    query = request.query_params.get("token") if allow_query else None
+    if query is not None and hmac.compare_digest(query.encode(), token.encode()):
+        return
+    raise AuthenticationError("Authentication error")
 
 
 def flag(value: Any, name: str) -> bool:

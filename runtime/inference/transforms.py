@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..errors import ImageError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -41,7 +43,18 @@ def size_shortest_edge(height: int, width: int, shortest: int) -> tuple[int, int
     return (new_long, new_short) if width <= height else (new_short, new_long)
 
 
+MAX_RESIZED_PIXELS = 16_000_000  # far above any processor's target size (DETR: at most 1333 × 1333)
+
+
 def resize(image: Image.Image, height: int, width: int, resample: int) -> Image.Image:
+    """The one resize of every processor. An aspect ratio so extreme that the processor's target size is empty or
+    enormous (a 1 × 100,000 image) is bad input, never an internal error or a memory blow-up."""
+    if height < 1 or width < 1 or height * width > MAX_RESIZED_PIXELS:
+        w, h = image.size
+        raise ImageError(
+            f"the image's aspect ratio ({w}x{h}) is too extreme for this model: its processor would resize it to "
+            f"{width}x{height}"
+        )
     if image.size == (width, height):
         return image
     return image.resize((width, height), resample=Image.Resampling(resample), reducing_gap=None)

@@ -105,7 +105,8 @@
   }
 
   async function getJson(url) {
-    const r = await fetch(url, { cache: "no-store" });
+    const token = new URLSearchParams(location.search).get("token");  // with an api_token: dashboard?token=...
+    const r = await fetch(url, { cache: "no-store", headers: token ? { authorization: "Bearer " + token } : {} });
     if (!r.ok) throw new Error(url + ": HTTP " + r.status);
     return r.json();
   }
