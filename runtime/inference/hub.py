@@ -115,7 +115,8 @@ def _cache_dir() -> str | None:
     return None
 
 
-def _offline() -> bool:
+def offline() -> bool:
+    """huggingface_hub's offline mode (HF_HUB_OFFLINE), as it reads it."""
     from huggingface_hub import constants
 
     return bool(constants.is_offline_mode())
@@ -202,7 +203,7 @@ class HubPull:
 
     def _pull(self, entry: ModelEntry, variant: str, state: PullState, progress: bool, force: bool) -> Path:
         names = [*CONFIG_FILES, f"onnx/{variant}"]
-        if _offline():
+        if offline():
             return self._from_cache(entry, names, variant)
         expected, commit = self._expected(entry, names, variant)
         state.total = sum(e.size or 0 for e in expected)

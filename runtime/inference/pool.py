@@ -20,6 +20,7 @@ from ..catalog import ModelEntry
 from ..errors import EmuError, InferenceTimeout, ModelLoading, ModelUnavailable
 from ..settings import default_of
 from .families import load_model
+from .hub import offline as hub_offline
 from .model import LoadedModel
 from .standins import REAL, StandIn, for_task
 from .store import ModelStore
@@ -111,8 +112,8 @@ class ModelPool:
 
     def _pull_in_background(self, entry: ModelEntry, standin: StandIn) -> None:
         """Auto mode: pull and load the real weights while `standin` answers; they take over when loaded."""
-        if not (self.auto_pull and self.store.can_pull(entry)):
-            return
+        if not (self.auto_pull and self.store.can_pull(entry)) or hub_offline():
+            return  # offline: `dev`'s start line already says how to get the real weights
         with self._lock:
             if entry.name in self._background or entry.name in self._loaded:
                 return

@@ -108,7 +108,7 @@ class Projection:
                 f"the recorded rate over {self.span_seconds:.0f} s of traffic, extrapolated linearly to 30 days"
                 if self.monthly is not None
                 else "none: less than a minute of traffic says nothing about a month "
-                "(see `workers-ai-emu costs project`)"
+                "(see: workers-ai-emu costs project)"
             ),
         }
 
