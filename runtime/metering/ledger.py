@@ -12,14 +12,17 @@ older version is migrated when it is opened, in one transaction.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+WRITE_DELAY_ENV = "WORKERS_AI_EMU_TEST_LEDGER_WRITE_DELAY_S"
 PICO = 12  # cost_pico = cost × 10^12
 INT64_MAX = 2**63 - 1
 ZERO = Decimal("0")
@@ -178,6 +181,9 @@ class Ledger:
     """
 
     def __init__(self, path: Path | str) -> None:
+        # A test seam, off unless set: hold each write this long before committing, so tests can show that an
+        # answer never leaves before its row is committed (tests/test_ledger_ordering.py).
+        self.write_delay_s = float(os.environ.get(WRITE_DELAY_ENV) or 0)
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +204,8 @@ class Ledger:
 
     def record(self, rec: LedgerRecord) -> None:
         with self._lock:
+            if self.write_delay_s:
+                time.sleep(self.write_delay_s)
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
                 " cost_pico, latency_ms, cache_hit, outcome, weights, metadata)"
