@@ -12,6 +12,7 @@ runs with HF_HUB_OFFLINE=1 and an empty Hugging Face cache.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,7 +38,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def one_run(extra_config: str) -> dict[str, float]:
+@contextlib.contextmanager
+def launched(extra_config: str) -> Iterator[tuple[str, float]]:
+    """`dev` on a fresh copy of the repo's config (plus `extra_config`) and Worker, offline with an empty Hugging
+    Face cache; yields (base URL, launch time) and stops the server afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "clone"
         clone.mkdir()
@@ -45,8 +50,6 @@ def one_run(extra_config: str) -> dict[str, float]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
         env.update(HF_HUB_OFFLINE="1", HF_HOME=str(Path(tmp) / "hf"))
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        image = CATS.read_bytes()
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
@@ -55,58 +58,44 @@ def one_run(extra_config: str) -> dict[str, float]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        out: dict[str, float] = {}
         try:
-            with httpx.Client(timeout=120) as http:
-                while "health" not in out:
-                    try:
-                        if http.get(f"{base}/cdn-cgi/emu/health").status_code == 200:
-                            out["health"] = time.perf_counter() - t0
-                    except httpx.TransportError:
-                        time.sleep(0.01)
-                # the first detection, sent as soon as the server is up (it waits for the preloading model)
-                r = http.post(f"{base}/", content=image)
-                assert r.status_code == 200 and r.json()["detections"] is not None, r.text
-                out["first_detection"] = time.perf_counter() - t0
-                out["weights"] = r.headers.get("x-emu-weights")  # type: ignore[assignment]
-                while http.get(f"{base}/cdn-cgi/emu/ready").status_code != 200:
-                    time.sleep(0.01)
-                out["ready"] = time.perf_counter() - t0
+            yield f"http://127.0.0.1:{port}", t0
         finally:
             proc.terminate()
             proc.wait(30)
-        return out
+
+
+def one_run(extra_config: str) -> dict[str, float]:
+    image = CATS.read_bytes()
+    out: dict[str, float] = {}
+    with launched(extra_config) as (base, t0), httpx.Client(timeout=120) as http:
+        while "health" not in out:
+            try:
+                if http.get(f"{base}/cdn-cgi/emu/health").status_code == 200:
+                    out["health"] = time.perf_counter() - t0
+            except httpx.TransportError:
+                time.sleep(0.01)
+        # the first detection, sent as soon as the server is up (it waits for the preloading model)
+        r = http.post(f"{base}/", content=image)
+        assert r.status_code == 200 and r.json()["detections"] is not None, r.text
+        out["first_detection"] = time.perf_counter() - t0
+        out["weights"] = r.headers.get("x-emu-weights")  # type: ignore[assignment]
+        while http.get(f"{base}/cdn-cgi/emu/ready").status_code != 200:
+            time.sleep(0.01)
+        out["ready"] = time.perf_counter() - t0
+    return out
 
 
 def separate_ready(extra_config: str) -> float:
     """Time to /ready alone (no request sent before it)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "clone"
-        clone.mkdir()
-        (clone / "wrangler-like.toml").write_text((ROOT / "wrangler-like.toml").read_text() + extra_config)
-        shutil.copytree(ROOT / "worker", clone / "worker", ignore=shutil.ignore_patterns("__pycache__", "tests"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-        env.update(HF_HUB_OFFLINE="1", HF_HOME=str(Path(tmp) / "hf"))
-        port = free_port()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime", "dev", "--port", str(port), "--no-reload"],
-            cwd=clone,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/cdn-cgi/emu/ready", timeout=60).status_code == 200:
-                        return time.perf_counter() - t0
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.01)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    with launched(extra_config) as (base, t0):
+        while True:
+            try:
+                if httpx.get(f"{base}/cdn-cgi/emu/ready", timeout=60).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
 
 
 def main() -> None:
