@@ -10,7 +10,9 @@ from typing import Any
 from .errors import EmuError
 from .gateway import GatewayOptions
 from .listing import matches_task, model_object
+from .runoptions import RunOptions
 from .service import Caller, InferenceService
+from .workers.abort import AbortSignal
 from .workers.errors import InferenceUpstreamError
 from .workers.rpc import refuse_unsendable
 from .workers.web import Response, js_value
@@ -26,15 +28,18 @@ class AiBinding:
         self._service = service
         self._worker = worker
         self.lastRequestId: str | None = None  # noqa: N815 - the binding's name: the id of the last run
-        self.aiGatewayLogId: str | None = None  # noqa: N815 - set by AI Gateway runs (not emulated: None)
+        self.aiGatewayLogId: str | None = None  # noqa: N815 - set by AI Gateway runs with collectLog
+        self.lastRequestHttpStatusCode: int | None = None  # noqa: N815 - the last run's HTTP status
+        self.lastRequestInternalStatusCode: int | None = None  # noqa: N815 - the last failure's Workers AI code
 
     async def run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
         """The model's documented output; failures raise InferenceUpstreamError("<code>: <message>").
 
-        `options` is Cloudflare's per-call options: `returnRawResponse: True` gives a `Response` carrying the JSON
-        result (with `cf-aig-cache-status` when a gateway is used); `gateway: {id, skipCache, cacheTtl, cacheKey,
-        metadata, collectLog}` applies AI Gateway's cache (runtime/gateway.py); `rejectIfBusy: True` fails at once
-        with 3040 when no inference slot is free.
+        `options` is Cloudflare's per-call options (runtime/runoptions.py): `returnRawResponse: True` gives a
+        `Response` carrying the JSON result (with `cf-aig-cache-status` when a gateway is used); `gateway: {id,
+        skipCache, cacheTtl, cacheKey, metadata, collectLog}` applies AI Gateway's cache (runtime/gateway.py);
+        `rejectIfBusy: True` fails at once with 3040 when no inference slot is free; `tags` label the ledger row;
+        `signal` (an AbortSignal) ends the call with its AbortError/TimeoutError when it fires first.
         """
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
@@ -43,22 +48,37 @@ class AiBinding:
         caller = Caller(source="binding", worker=self._worker, route=CURRENT_ROUTE.get())
         self.lastRequestId = caller.request_id
         self.aiGatewayLogId = None
+        self.lastRequestHttpStatusCode = None
+        self.lastRequestInternalStatusCode = None
+        signal = options.get("signal")
+        if signal is not None and not isinstance(signal, AbortSignal):
+            raise TypeError("env.AI.run(): options.signal must be an AbortSignal (from js import AbortSignal)")
         try:
             gateway = GatewayOptions.from_binding(options["gateway"]) if "gateway" in options else None
+            run_options = RunOptions.from_mapping(options)
         except EmuError as e:
             await self._service.record_rejection(model, e, caller)
-            raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
-        caller = replace(caller, gateway=gateway, reject_if_busy=bool(options.get("rejectIfBusy", False)))
+            raise self._failed(e) from None
+        caller = replace(caller, gateway=gateway, options=run_options)
+        if signal is not None:
+            signal.throwIfAborted()  # aborted before the call: nothing is sent (and nothing is metered)
         try:
-            outcome = await self._service.run(model, inputs, None, caller)
+            call = self._service.run(model, inputs, None, caller)
+            outcome = await (signal.guard(call) if signal is not None else call)
         except EmuError as e:
-            raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
+            raise self._failed(e) from None
+        self.lastRequestHttpStatusCode = 200
         if gateway is not None and gateway.collect_log:
             self.aiGatewayLogId = caller.request_id
         if options.get("returnRawResponse"):
             headers = {"cf-aig-cache-status": outcome.gateway_cache} if outcome.gateway_cache else None
             return Response.json(outcome.result, headers=headers)
         return js_value(outcome.result)
+
+    def _failed(self, e: EmuError) -> InferenceUpstreamError:
+        self.lastRequestHttpStatusCode = e.status
+        self.lastRequestInternalStatusCode = e.code
+        return InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""

@@ -38,6 +38,16 @@ class BadInput(EmuError):
     prefix = "AiError: Bad input: "
 
 
+class SchemaMismatch(BadInput):
+    """The inputs do not validate against the model's input schema (unknown keys, a required key missing).
+
+    Cloudflare's schema validator words these as "Error: Additional or unevaluated properties '/a, /b' at '/'
+    not allowed" and "Error: required properties at '/' are 'image'"; the binding shows "5006: Error: ...".
+    """
+
+    prefix = "Error: "
+
+
 class ImageError(BadInput):
     """The image bytes cannot be decoded safely (unknown format, truncated, empty, too large)."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInput, MissingBody
+from .errors import BadInput, MissingBody, SchemaMismatch
 
 
 def uint8_bytes(values: Any, name: str = "image") -> bytes:
@@ -41,7 +41,7 @@ def image_bytes(inputs: Any) -> tuple[bytes, dict[str, Any]]:
         raise MissingBody('Request body is missing: send an image as binary data or as {"image": [...]}')
     if isinstance(inputs, Mapping):
         if "image" not in inputs:
-            raise BadInput("required property 'image' is missing")
+            raise SchemaMismatch("required properties at '/' are 'image'")
         rest = {k: v for k, v in inputs.items() if k != "image"}
         data = uint8_bytes(inputs["image"])
     else:

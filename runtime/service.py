@@ -38,6 +38,7 @@ from .metering.ledger import Ledger, LedgerRecord
 from .metering.metrics import Metrics
 from .metering.report import budget_status
 from .requestlog import note_ai_call
+from .runoptions import RunOptions
 from .settings import EmulatorSettings, Settings
 
 ZERO = Decimal("0")
@@ -59,7 +60,7 @@ class Caller:
     use_cache: bool = False  # only the Hugging Face door caches (its x-use-cache header)
     wait_for_model: bool = True  # False: a loading model raises ModelLoading at once
     gateway: GatewayOptions | None = None  # AI Gateway options (binding `gateway`, REST cf-aig-* headers)
-    reject_if_busy: bool = False  # 3040 at once when no inference slot is free (binding `rejectIfBusy`)
+    options: RunOptions = RunOptions()  # tags, rejectIfBusy, queueRequest (runtime/runoptions.py)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class InferenceService:
         weights: str | None = None
         try:
             entry = self.catalog.get(model)
+            caller.options.refuse_unsupported(entry.name)
             delay, fault = self.faults.take(entry.name, model, *([entry.hf_id] if entry.hf_id else []))
             if delay:
                 await asyncio.sleep(delay)
@@ -200,7 +202,7 @@ class InferenceService:
                 result = result if result is not None else self.gateway_cache.get(gw_key)
             cached = result is not None
             if result is None:
-                if caller.reject_if_busy and self.slots.pending >= self.slots.concurrency:
+                if caller.options.reject_if_busy and self.slots.pending >= self.slots.concurrency:
                     raise OutOfCapacity(CAPACITY_TEXT)
                 fresh = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
                 if key is not None:
@@ -284,6 +286,7 @@ class InferenceService:
                 worker=caller.worker,
                 route=caller.route,
                 weights=weights,
+                tags=orjson.dumps(list(caller.options.tags)).decode() if caller.options.tags else None,
                 metadata=None
                 if caller.gateway is None or caller.gateway.metadata is None
                 else orjson.dumps(dict(caller.gateway.metadata)).decode(),

@@ -161,6 +161,7 @@ def test_every_error_class_is_covered_somewhere():
         "ModelUnavailable",  # test_store.py, test_standins.py
         "NotOfferedLocally",  # test_parity.py
         "ImageError",  # test_security.py, test_images.py
+        "SchemaMismatch",  # test_run_options.py, test_cloudflare_api.py
         "ModelError",
         "EmuError",
     }  # the 3043 test above

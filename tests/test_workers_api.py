@@ -108,6 +108,16 @@ def test_bad_inputs_raise_coded_error_the_worker_catches(entry_url: str, inputs:
     assert body["caught"].startswith(f"{code}: "), body
 
 
+def test_tags_and_an_abort_signal_from_js_work_in_a_worker(entry_url: str, service: InferenceService) -> None:
+    answer = httpx.post(f"{entry_url}/tagged", content=IMAGE_BYTES, timeout=60)
+    assert answer.status_code == 200, answer.text
+    row = next(r for r in service.ledger.latest(20) if r["request_id"] == answer.json()["id"])
+    assert json.loads(str(row["tags"])) == ["route:tagged", "v2"] and row["outcome"] == "ok"
+    expired = httpx.post(f"{entry_url}/tagged", content=IMAGE_BYTES, headers={"x-timeout-ms": "0"}, timeout=60)
+    assert expired.status_code == 504
+    assert expired.json() == {"aborted": "TimeoutError: The operation was aborted due to timeout"}
+
+
 def test_unknown_model_raises_5007(entry_url: str) -> None:
     r = httpx.post(f"{entry_url}/bad", json={"model": "@cf/nobody/nothing", "inputs": {"image": [1, 2]}})
     assert r.status_code == 422

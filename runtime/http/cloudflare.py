@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ..errors import BadInput, EmuError, NoRoute
 from ..gateway import GatewayOptions
 from ..listing import author_object, author_of, matches_task, model_object, task_object
+from ..runoptions import RunOptions
 from ..schemas import model_schema
 from ..service import Caller
 from . import wire
@@ -62,11 +63,13 @@ async def run(request: Request) -> Response:
     model = request.path_params["model"]
     body = await wire.read_body(request, service.settings.max_body_bytes)
     inputs: Any = None
+    body_options = None
     if body:
         if wire.is_json(request, body):
             inputs = await wire.parse_json(body)
             if not isinstance(inputs, dict):
                 raise BadInput(f'JSON body must be an object like {{"image": [...]}}, not {type(inputs).__name__}')
+            body_options = inputs.pop("options", None)  # run options beside the inputs (runtime/runoptions.py)
         else:
             inputs = body
     request_id = wire.request_id_of(request)
@@ -75,6 +78,7 @@ async def run(request: Request) -> Response:
         route=request.url.path,
         request_id=request_id,
         gateway=GatewayOptions.from_headers(request.headers),
+        options=RunOptions.from_rest(request.query_params, request.query_params.getlist("tags"), body_options),
     )
     outcome = await service.run(model, inputs, None, caller)
     headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)

@@ -70,6 +70,8 @@ class LedgerRecord:
     route: str | None = None
     weights: str | None = None  # "real", or "stand-in:<name>" when a bundled stand-in answered; None if none ran
     metadata: str | None = None  # AI Gateway metadata given with the request, as JSON
+    tags: str | None = None  # the request's `tags` option (runtime/runoptions.py), as a JSON array
+    instance: str | None = None  # which emulator wrote the row ([emulator] instance), for ledgers shared by many
     time: datetime = field(default_factory=utcnow)
 
 
@@ -120,7 +122,19 @@ def _migrate_v4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN metadata TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_v2, _migrate_v3, _migrate_v4]
+def _migrate_v5(db: sqlite3.Connection) -> None:
+    """The request's tags (JSON array text) and the writing emulator's instance id; NULL on older rows."""
+    db.execute("ALTER TABLE requests ADD COLUMN tags TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN instance TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_v1,
+    _migrate_v2,
+    _migrate_v3,
+    _migrate_v4,
+    _migrate_v5,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS = (
@@ -139,6 +153,8 @@ COLUMNS = (
     "outcome",
     "weights",
     "metadata",
+    "tags",
+    "instance",
 )
 
 
@@ -208,8 +224,8 @@ class Ledger:
                 time.sleep(self.write_delay_s)
             self._db.execute(
                 "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                " cost_pico, latency_ms, cache_hit, outcome, weights, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " cost_pico, latency_ms, cache_hit, outcome, weights, metadata, tags, instance)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     time_text(rec.time),
                     rec.request_id,
@@ -226,6 +242,8 @@ class Ledger:
                     rec.outcome,
                     rec.weights,
                     rec.metadata,
+                    rec.tags,
+                    rec.instance,
                 ),
             )
 

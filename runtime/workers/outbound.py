@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .abort import AbortSignal
 from .web import Headers, Request, Response
 
 
 async def fetch(resource: str | Request, **options: Any) -> Response:
-    """`await fetch(url_or_request, method=, headers=, body=)`: the answer as a workers Response.
+    """`await fetch(url_or_request, method=, headers=, body=, signal=)`: the answer as a workers Response.
 
-    A network failure raises OSError, as Cloudflare's SDK does."""
+    A network failure raises OSError, as Cloudflare's SDK does; a `signal` that fires first ends the request
+    with its AbortError/TimeoutError (a JsException)."""
     import httpx
 
     if isinstance(resource, Request):
@@ -30,9 +32,13 @@ async def fetch(resource: str | Request, **options: Any) -> Response:
         body = options["body"]
         if isinstance(body, str):
             body = body.encode("utf-8")
+    signal = options.get("signal")
+    if signal is not None and not isinstance(signal, AbortSignal):
+        raise TypeError("fetch(): signal must be an AbortSignal (from js import AbortSignal)")
     try:
         async with httpx.AsyncClient(follow_redirects=options.get("redirect", "follow") == "follow") as client:
-            answer = await client.request(method, url, headers=headers, content=body)
+            call = client.request(method, url, headers=headers, content=body)
+            answer = await (signal.guard(call) if signal is not None else call)
     except httpx.HTTPError as e:
         raise OSError(f"fetch {url}: {e}") from None
     out = Response(answer.content, status=answer.status_code, headers=Headers(answer.headers.multi_items()))

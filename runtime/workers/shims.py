@@ -9,6 +9,8 @@ import sys
 import types
 from typing import Any
 
+from .abort import AbortController, AbortSignal
+from .errors import JsException
 from .web import Headers, Response, Uint8Array, js_value
 
 
@@ -85,6 +87,7 @@ def install() -> None:
         ffi.to_js = to_js  # type: ignore[attr-defined]
         ffi.create_proxy = create_proxy  # type: ignore[attr-defined]
         ffi.JsProxy = object  # type: ignore[attr-defined]
+        ffi.JsException = JsException  # type: ignore[attr-defined]
         pyodide.ffi = ffi  # type: ignore[attr-defined]
         sys.modules["pyodide"], sys.modules["pyodide.ffi"] = pyodide, ffi
     if "js" not in sys.modules and importlib.util.find_spec("js") is None:
@@ -94,6 +97,8 @@ def install() -> None:
         js.console = _Console  # type: ignore[attr-defined]
         js.Response = _JsResponse  # type: ignore[attr-defined]
         js.Headers = _JsHeaders  # type: ignore[attr-defined]
+        js.AbortController = AbortController  # type: ignore[attr-defined]
+        js.AbortSignal = AbortSignal  # type: ignore[attr-defined]
         sys.modules["js"] = js
 
 

@@ -3,6 +3,8 @@
 from urllib.parse import urlparse
 
 import helper
+from js import AbortSignal
+from pyodide.ffi import JsException
 from workers import InferenceUpstreamError, Response, WorkerEntrypoint
 
 MODEL = "@cf/facebook/detr-resnet-50"
@@ -37,6 +39,15 @@ class Default(WorkerEntrypoint):
                     "helper": helper.shout("hi"),
                 }
             )
+        if path == "/tagged":  # run options as Cloudflare's docs write them: tags and a timeout signal
+            signal = AbortSignal.timeout(int(request.headers.get("x-timeout-ms", "60000")))
+            try:
+                result = await self.env.AI.run(
+                    MODEL, await request.bytes(), {"tags": ["route:tagged", "v2"], "signal": signal}
+                )
+            except JsException as e:
+                return Response.json({"aborted": str(e)}, status=504)
+            return Response.json({"detections": len(result), "id": self.env.AI.lastRequestId})
         if path == "/models":
             return Response.json([m["name"] for m in await self.env.AI.models()])
         if path == "/later":
