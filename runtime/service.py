@@ -34,12 +34,12 @@ from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
 from .inputs import image_bytes
-from .metering.ledger import Ledger, LedgerRecord
+from .metering.ledger import Ledger, LedgerRecord, open_ledger
 from .metering.metrics import Metrics
 from .metering.report import budget_status
 from .requestlog import note_ai_call
 from .runoptions import RunOptions
-from .settings import EmulatorSettings, Settings
+from .settings import EmulatorSettings, Settings, instance_name
 
 ZERO = Decimal("0")
 OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
@@ -126,6 +126,7 @@ class InferenceService:
         self.slots.on_wait = self.metrics.queue_seconds.observe
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
+        self.instance = instance_name(s)  # written on every ledger row (a ledger may be shared by many)
 
     def preload(self, names: list[str]) -> None:
         """Load (in the background) what answers for each named model, so the first request does not wait."""
@@ -150,7 +151,7 @@ class InferenceService:
     def from_settings(cls, settings: Settings) -> InferenceService:
         where = str(settings.config_path) if settings.config_path else "config"
         catalog = settings.catalog or Catalog.load(settings.models, where=where)
-        ledger = Ledger(settings.state_dir / "ledger.sqlite3")
+        ledger = open_ledger(settings.ledger_target)
         # the service's own copy, with the state folder resolved against the config's folder
         return cls(catalog, ledger, replace(settings.emulator, state_dir=settings.state_dir))
 
@@ -286,6 +287,7 @@ class InferenceService:
                 worker=caller.worker,
                 route=caller.route,
                 weights=weights,
+                instance=self.instance,
                 tags=orjson.dumps(list(caller.options.tags)).decode() if caller.options.tags else None,
                 metadata=None
                 if caller.gateway is None or caller.gateway.metadata is None

@@ -9,6 +9,7 @@ defaults of the classes that take these values. Adding a key means adding one fi
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
@@ -107,6 +108,7 @@ BOOLEAN = Check("boolean", _boolean)
 USD = Check("number or string (USD)", parse_usd)
 PATH = Check("string (a folder)", lambda v: Path(_string(v)))
 FAULTS = Check("array of tables", _faults)
+LEDGER = Check("string (a file path or postgresql:// URL)", _string)
 
 
 def setting(
@@ -192,6 +194,25 @@ class EmulatorSettings:
         check=integer(0),
         doc=("Neurons free per UTC day on every plan; the bill counts only what is used beyond them."),
     )
+    ledger: str | None = setting(
+        None,
+        check=LEDGER,
+        shown="`<state_dir>/ledger.sqlite3`",
+        doc=(
+            "Where the ledger lives: a SQLite file path (relative to the config file), or a PostgreSQL URL "
+            "`postgresql://user@host:5432/db` that many emulators share (docs/costs.md). Keep the password out of "
+            "the file with `PGPASSWORD` or `~/.pgpass`."
+        ),
+    )
+    instance: str | None = setting(
+        None,
+        check=STRING,
+        shown="the host name",
+        doc="This emulator's name on the ledger rows it writes (`costs --instance` filters a shared ledger by it).",
+    )
+    workers: int = setting(
+        1, check=integer(1, 64), doc="Server processes `dev` runs on one port, sharing one ledger (`dev --workers`)."
+    )
     faults: list[dict[str, Any]] = setting(
         check=FAULTS,
         factory=list,
@@ -201,6 +222,11 @@ class EmulatorSettings:
             "`delay_s`); see docs/testing.md."
         ),
     )
+
+
+def instance_name(emulator: EmulatorSettings) -> str:
+    """The instance id written on ledger rows: `[emulator] instance`, else the host name."""
+    return emulator.instance or socket.gethostname()
 
 
 EMULATOR_FIELDS = {f.name: f for f in fields(EmulatorSettings)}
@@ -248,3 +274,14 @@ class Settings:
     def state_dir(self) -> Path:
         d = self.emulator.state_dir
         return d if d.is_absolute() else self.root / d
+
+    @property
+    def ledger_target(self) -> str | Path:
+        """The ledger to open: a PostgreSQL URL, or the SQLite file (`<state_dir>/ledger.sqlite3` by default)."""
+        given = self.emulator.ledger
+        if not given:
+            return self.state_dir / "ledger.sqlite3"
+        if given.startswith(("postgresql://", "postgres://")):
+            return given
+        path = Path(given).expanduser()
+        return path if path.is_absolute() else self.root / path

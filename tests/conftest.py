@@ -19,3 +19,22 @@ def service(tmp_path):
         yield svc
     finally:
         svc.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on loopback for the session (skips, saying why, where none can start)."""
+    from pg_support import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_target(request, tmp_path):
+    """A fresh ledger of each backend: a SQLite file path, or a new PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite3")
+    from pg_support import fresh_database
+
+    return fresh_database(request.getfixturevalue("postgres_server"))

@@ -1,4 +1,4 @@
-"""Metering test helpers, and a server to kill: `python tests/metering_server.py PORT STATE_DIR`.
+"""Metering test helpers, and a server to kill: `python tests/metering_server.py PORT STATE_DIR [LEDGER [INSTANCE]]`.
 
 The server is the real app (create_app over InferenceService and its ledger) on real uvicorn, run in its own
 process so a test can SIGKILL it mid-load and restart it on the same ledger.
@@ -36,14 +36,15 @@ def model_tables() -> list[dict]:
     ]
 
 
-def metering_service(state_dir: Path, **emulator):
+def metering_service(state_dir: Path, ledger: str | None = None, **emulator):
+    """The service over the test catalog; its ledger in state_dir, or at `ledger` (a path or PostgreSQL URL)."""
     from runtime.catalog import Catalog
     from runtime.metering.ledger import Ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
     settings = EmulatorSettings(state_dir=state_dir, **emulator)
-    return InferenceService(Catalog.load(model_tables()), Ledger(state_dir / "ledger.sqlite3"), settings)
+    return InferenceService(Catalog.load(model_tables()), Ledger(ledger or state_dir / "ledger.sqlite3"), settings)
 
 
 def make_app(service):
@@ -53,13 +54,13 @@ def make_app(service):
     return create_app(AppContext(settings=Settings(emulator=service.settings), service=service))
 
 
-def main(port: int, state_dir: Path) -> None:
+def main(port: int, state_dir: Path, ledger: str | None = None, instance: str | None = None) -> None:
     import uvicorn
 
-    service = metering_service(state_dir, intra_op_threads=1)
+    service = metering_service(state_dir, ledger, intra_op_threads=1, instance=instance)
     uvicorn.run(make_app(service), host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    main(int(sys.argv[1]), Path(sys.argv[2]))
+    main(int(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:5])

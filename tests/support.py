@@ -38,15 +38,16 @@ def fixture_catalog() -> Any:
     )
 
 
-def make_service(state_dir: Path, store: Any = None, **settings: Any) -> Any:
-    """The real InferenceService over the fixture catalog, its ledger and state in `state_dir`."""
+def make_service(state_dir: Path, store: Any = None, ledger: str | None = None, **settings: Any) -> Any:
+    """The real InferenceService over the fixture catalog, its state in `state_dir`, its ledger there too (SQLite)
+    or at `ledger` (a SQLite path or a PostgreSQL URL)."""
     from runtime.metering.ledger import Ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
     return InferenceService(
         fixture_catalog(),
-        Ledger(state_dir / "ledger.sqlite3"),
+        Ledger(ledger or state_dir / "ledger.sqlite3"),
         EmulatorSettings(state_dir=state_dir, **settings),
         store=store,
     )

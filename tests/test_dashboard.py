@@ -140,3 +140,22 @@ def test_dashboard_shows_the_budget_and_when_it_is_reached(tmp_path, browser):
         assert page.inner_text("#budget-spent") == "$0.00003"
         assert problems == []
     service.close()
+
+
+def test_dashboard_filters_a_shared_ledger_by_instance(tmp_path, browser):
+    ledger = str(tmp_path / "team.sqlite3")
+    east = metering_service(tmp_path / "east", ledger, intra_op_threads=1, instance="east")
+    west = metering_service(tmp_path / "west", ledger, intra_op_threads=1, instance="west")
+    run(east, PRICED, 3, source="rest")
+    run(west, PRICED, 5, source="rest")
+    with running_server(make_app(east)) as base:
+        page, problems, outside = open_dashboard(browser, base)
+        assert page.is_visible("#instance") and page.inner_text("#requests") == "8"  # the team's total
+        page.select_option("#instance", "west")
+        page.wait_for_function("() => document.getElementById('requests').textContent === '5'", timeout=10000)
+        assert page.inner_text("#total-usd") == "$" + str(5 * PRICES[PRICED])
+        page.select_option("#instance", "")
+        page.wait_for_function("() => document.getElementById('requests').textContent === '8'", timeout=10000)
+        assert problems == [] and outside == []
+    west.close()
+    east.close()

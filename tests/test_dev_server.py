@@ -115,3 +115,50 @@ def test_dev_reports_a_config_error_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {cfg}:3: emulator.port: must be an integer, not a string ('high')"
+
+
+def test_dev_workers_serves_one_port_from_several_processes_sharing_the_ledger(tmp_path: Path) -> None:
+    cfg = tmp_path / "wrangler-like.toml"
+    cfg.write_text(f"""
+name = "dev-workers"
+main = "{ROOT / "worker" / "entry.py"}"
+
+[[ai.models]]
+name = "{DETR}"
+path = "{FIXTURE_MODELS / "detr"}"
+
+[emulator]
+state_dir = "state"
+auto_pull = false
+reload = false
+""")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    image = IMAGE.read_bytes()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/cdn-cgi/emu/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "dev --workers 2 did not start within 90 s"
+            time.sleep(0.3)
+        children = subprocess.run(["ps", "--ppid", str(proc.pid), "-o", "pid="], capture_output=True, text=True)
+        answers = [httpx.post(f"{url}/", content=image, timeout=60) for _ in range(12)]
+        costs = httpx.get(f"{url}/cdn-cgi/emu/costs", timeout=30).json()
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert len(children.stdout.split()) >= 2, output  # the supervisor's server processes
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert costs["requests"] == 12 and costs["billed_requests"] == 12  # one ledger for both processes
+    assert "2 server processes" in output and "Traceback" not in output

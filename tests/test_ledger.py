@@ -81,8 +81,8 @@ def test_a_million_detr_requests_cost_exactly_seven_dollars_fifty(tmp_path):
     assert sum([float(DETR_PRICE)] * 1000) != 0.0075  # what floats would have done (already wrong at 1000)
 
 
-def test_costs_finer_than_a_picodollar_are_still_summed_exactly(tmp_path):
-    ledger = Ledger(tmp_path / "l.sqlite3")
+def test_costs_finer_than_a_picodollar_are_still_summed_exactly(ledger_target):
+    ledger = Ledger(ledger_target)
     assert to_pico(Decimal("0.0000075")) == 7_500_000 and to_pico(Decimal("1E-13")) is None
     ledger.record(rec(1, "0.0000075"))
     ledger.record(rec(2, "0.0000000000001"))  # 1e-13: kept as text only, added as a Decimal
@@ -229,10 +229,9 @@ def test_a_ledger_from_a_newer_version_or_not_a_ledger_is_refused_clearly(tmp_pa
         Ledger(junk)
 
 
-def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(tmp_path):
-    path = tmp_path / "l.sqlite3"
-    ledger = Ledger(path)
-    other = Ledger(path)  # e.g. `workers-ai-emu run` while the dev server is up
+def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(ledger_target):
+    ledger = Ledger(ledger_target)
+    other = Ledger(ledger_target)  # e.g. `workers-ai-emu run` while the dev server is up, or a second emulator
     ledger.record(rec(1, when=datetime(2024, 5, 1, 0, 0, tzinfo=UTC)))
     ledger.record(rec(2, when=datetime(2024, 5, 1, 23, 59, 59, 999999, tzinfo=UTC)))
     ledger.record(rec(3, when=datetime(2024, 5, 2, 0, 0, tzinfo=UTC)))
@@ -251,8 +250,8 @@ def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(
     ledger.close()
 
 
-def test_record_from_many_threads_keeps_every_row(tmp_path):
-    ledger = Ledger(tmp_path / "l.sqlite3")
+def test_record_from_many_threads_keeps_every_row(ledger_target):
+    ledger = Ledger(ledger_target)
 
     def work(t: int) -> None:
         for i in range(250):
@@ -265,10 +264,13 @@ def test_record_from_many_threads_keeps_every_row(tmp_path):
         t.join()
     assert ledger.count() == 2000
     assert build_report(ledger).total.cost == 2000 * DETR_PRICE == Decimal("0.015")
+    ids = [r["id"] for r in ledger.rows_after(0)]
+    assert ids == sorted(ids) and len(set(ids)) == 2000
+    ledger.close()
 
 
-def test_report_filters_breakdowns_and_projection(tmp_path):
-    ledger = Ledger(":memory:")
+def test_report_filters_breakdowns_and_projection(ledger_target):
+    ledger = Ledger(ledger_target)
     ledger.record(rec(1, when=T0, source="rest", route="/a", latency=10.0))
     ledger.record(rec(2, when=T0 + timedelta(minutes=30), source="hf", latency=20.0))
     ledger.record(
@@ -355,8 +357,8 @@ def test_parse_when_and_money_formatting():
     ]
 
 
-def test_report_cache_recomputes_exactly_when_rows_are_added(tmp_path):
-    ledger = Ledger(tmp_path / "l.sqlite3")
+def test_report_cache_recomputes_exactly_when_rows_are_added(ledger_target):
+    ledger = Ledger(ledger_target)
     reports = ReportCache(ledger)
     assert reports.get()["requests"] == 0 and ledger.newest_id() == 0
     ledger.record(rec(1))

@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,18 +23,29 @@ from runtime.metering.ledger import WRITE_DELAY_ENV
 DELAY_S = 0.4
 
 
-def row_visible(db_path: Path, request_id: str) -> bool:
-    db = sqlite3.connect(db_path)  # a separate connection, as another process would read it
+def count_rows(target: str, request_id: str | None = None) -> int:
+    """Rows as a separate connection sees them (another process's view), on either backend."""
+    where, params = ("WHERE request_id = ?", (request_id,)) if request_id else ("", ())
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target) as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM requests {where.replace('?', '%s')}", params).fetchone()[0]
+    db = sqlite3.connect(target)
     try:
-        return db.execute("SELECT 1 FROM requests WHERE request_id = ?", (request_id,)).fetchone() is not None
+        return db.execute(f"SELECT COUNT(*) FROM requests {where}", params).fetchone()[0]
     finally:
         db.close()
 
 
-def test_every_door_answers_only_after_its_row_is_committed(tmp_path):
-    service = make_service(tmp_path)
+def row_visible(target: str, request_id: str) -> bool:
+    return count_rows(target, request_id) == 1
+
+
+def test_every_door_answers_only_after_its_row_is_committed(tmp_path, ledger_target):
+    service = make_service(tmp_path, ledger=ledger_target)
     service.ledger.write_delay_s = DELAY_S
-    db_path = service.ledger.path
+    db_path = ledger_target
     binding = AiBinding(service, "w")
     started = time.perf_counter()
     asyncio.run(binding.run(DETR, {"image": list(PNG)}))
@@ -55,10 +65,10 @@ def test_every_door_answers_only_after_its_row_is_committed(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_sigkill_while_the_write_is_held_leaves_the_request_unanswered(tmp_path, monkeypatch):
+def test_sigkill_while_the_write_is_held_leaves_the_request_unanswered(tmp_path, monkeypatch, ledger_target):
     state = tmp_path / "state"
     monkeypatch.setenv(WRITE_DELAY_ENV, "3")
-    proc, base = start(state)
+    proc, base = start(state, ledger_target)
     outcome: dict[str, object] = {}
 
     def send() -> None:
@@ -74,6 +84,4 @@ def test_sigkill_while_the_write_is_held_leaves_the_request_unanswered(tmp_path,
     proc.wait(timeout=10)
     thread.join(timeout=30)
     assert "answer" not in outcome and "error" in outcome  # no answer without its row
-    db = sqlite3.connect(state / "ledger.sqlite3")
-    assert db.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 0  # and the write never committed
-    db.close()
+    assert count_rows(ledger_target) == 0  # and the write never committed

@@ -33,10 +33,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(state: Path) -> tuple[subprocess.Popen, str]:
+def start(state: Path, ledger: str | None = None, instance: str | None = None) -> tuple[subprocess.Popen, str]:
+    """The metering server in its own process; its ledger in `state`, or at `ledger` (path or PostgreSQL URL)."""
     port = free_port()
+    extra = [ledger or str(state / "ledger.sqlite3")] + ([instance] if instance else [])
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(port), str(state)],
+        [sys.executable, str(SCRIPT), str(port), str(state), *extra],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -15,8 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "costs",
         help="report inference costs from the ledger (totals, breakdowns, projection)",
-        description="Report what the recorded inference requests cost. Reads "
-        "<state_dir>/ledger.sqlite3; dates are UTC.",
+        description="Report what the recorded inference requests cost. Reads the ledger ([emulator] ledger: "
+        "<state_dir>/ledger.sqlite3 by default, or a shared PostgreSQL database); dates are UTC.",
     )
     p.add_argument("--config", type=Path, default=None, help="wrangler-like.toml (default: found from here)")
     p.add_argument(
@@ -33,9 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--by",
-        choices=("model", "day", "route", "source", "weights"),
+        choices=("model", "day", "route", "source", "weights", "instance"),
         default="model",
         help="breakdown dimension (default: model)",
+    )
+    p.add_argument(
+        "--instance",
+        default=None,
+        metavar="NAME",
+        help="only the rows this emulator instance wrote (a ledger shared by several; see --by instance)",
     )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     p.set_defaults(func=main)
@@ -60,7 +66,7 @@ def project_main(args: argparse.Namespace) -> int:
 
     from ..catalog import Catalog
     from ..errors import EmuError
-    from ..metering.ledger import Ledger
+    from ..metering.ledger import LedgerError, open_ledger
     from ..metering.neurons import Plan, project
     from ..metering.report import build_report
 
@@ -81,11 +87,15 @@ def project_main(args: argparse.Namespace) -> int:
         per_day = sum((p * (share + (1 if i < extra else 0)) for i, p in enumerate(prices)), Decimal(0))
         basis = f"{n:,} requests a day split evenly over {', '.join(args.model)}"
     else:
-        path = settings.state_dir / "ledger.sqlite3"
-        if not path.exists():
+        target = settings.ledger_target
+        if isinstance(target, Path) and not target.exists():
             print("error: the ledger is empty: name the models with --model", file=sys.stderr)
             return 2
-        ledger = Ledger(path)
+        try:
+            ledger = open_ledger(target)
+        except LedgerError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         try:
             total = build_report(ledger).total
         finally:
@@ -115,14 +125,14 @@ def project_main(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..metering.ledger import Ledger, LedgerError
+    from ..metering.ledger import LedgerError, open_ledger
     from ..metering.neurons import Plan
     from ..metering.report import ReportError, budget_status, report_json
 
     settings = args.settings
-    path = settings.state_dir / "ledger.sqlite3"
-    try:
-        ledger = Ledger(path) if path.exists() else Ledger(":memory:")  # no ledger yet: an empty report
+    target = settings.ledger_target
+    try:  # no ledger file yet: an empty report
+        ledger = open_ledger(":memory:" if isinstance(target, Path) and not target.exists() else target)
     except LedgerError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -134,7 +144,9 @@ def main(args: argparse.Namespace) -> int:
             args.by,
             budget_status(ledger, settings.emulator.budget_usd_per_day),
             plan=Plan.of(settings.emulator),
+            instance=args.instance,
         )
+        where = ledger.describe() if isinstance(target, str) else str(target)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -145,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         write_csv(data)
     else:
-        print_table(data, path)
+        print_table(data, where)
     return 0
 
 
@@ -174,7 +186,7 @@ def _latency(ms: float | None) -> str:
     return "—" if ms is None else f"{ms:,.1f} ms"
 
 
-def print_table(data: dict[str, Any], path: Path) -> None:
+def print_table(data: dict[str, Any], where: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -210,7 +222,12 @@ def print_table(data: dict[str, Any], path: Path) -> None:
         style="bold",
     )
     console.print(table)
-    console.print(f"Ledger: {path}", style="dim", soft_wrap=True)
+    shown = f"Ledger: {where}"
+    if data.get("instance"):
+        shown += f" · instance {data['instance']} only"
+    elif len(data.get("instances") or []) > 1:
+        shown += f" · {len(data['instances'])} instances: {', '.join(data['instances'])}"
+    console.print(shown, style="dim", soft_wrap=True)
     projection = data["projection"]
     if projection["monthly_usd"] is not None:
         monthly = Decimal(projection["monthly_usd"]).quantize(Decimal("0.01"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import json
 import logging
 import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..service import InferenceService
@@ -28,6 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to listen on (default 8787)")
     p.add_argument("--no-reload", action="store_true", help="do not reload the Worker when its files change")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes on the one port, sharing the ledger (default: [emulator] workers, 1)",
+    )
     p.set_defaults(func=main)
 
 
@@ -85,27 +94,60 @@ def missing_weights(settings: Settings, service: InferenceService) -> list[str]:
     return lines
 
 
-def main(args: argparse.Namespace) -> int:
-    import uvicorn
+WORKER_ARGS_ENV = "WORKERS_AI_EMU_DEV_ARGS"  # how `dev --workers N` hands its options to each server process
 
+
+def build_app(settings: Settings) -> tuple[Any, InferenceService]:
+    """The whole ASGI app of `dev` (Worker + APIs + request log) over a new service."""
     from ..host import WorkerHost
     from ..http.app import AppContext, create_app
     from ..requestlog import RequestLog
     from ..service import InferenceService
 
-    setup_logging()
-    settings = args.settings
-    if args.host:
-        settings.emulator.host = args.host
-    if args.port is not None:
-        settings.emulator.port = args.port
-    if args.no_reload:
-        settings.emulator.reload = False
-
     service = InferenceService.from_settings(settings)
     host = WorkerHost(settings, service) if settings.main is not None else None
     preload = models_in_use(settings, service) if settings.emulator.preload else []
     app = RequestLog(create_app(AppContext(settings=settings, service=service, host=host, preload=preload)))
+    return app, service
+
+
+def apply_args(settings: Settings, host: str | None, port: int | None, no_reload: bool, workers: int | None) -> None:
+    if host:
+        settings.emulator.host = host
+    if port is not None:
+        settings.emulator.port = port
+    if no_reload:
+        settings.emulator.reload = False
+    if workers is not None:
+        settings.emulator.workers = workers
+
+
+def worker_app() -> Any:
+    """The app factory each server process of `dev --workers N` calls (uvicorn imports it by name): the same
+    settings as the parent, read again from the same config file, with its own service over the shared ledger."""
+    from ..config import load_settings
+    from ..settings import default_threads
+
+    options = json.loads(os.environ[WORKER_ARGS_ENV])
+    setup_logging()
+    settings = load_settings(options["config"])
+    apply_args(settings, options["host"], options["port"], options["no_reload"], options["workers"])
+    if settings.emulator.intra_op_threads == default_threads():  # not set by the user: share the cores out
+        settings.emulator.intra_op_threads = max(1, default_threads() // settings.emulator.workers)
+    app, service = build_app(settings)
+    atexit.register(service.close)
+    return app
+
+
+def main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    setup_logging()
+    settings = args.settings
+    apply_args(settings, args.host, args.port, args.no_reload, args.workers)
+    if settings.emulator.workers > 1:
+        return serve_workers(args, settings)
+    app, service = build_app(settings)
 
     where = settings.config_path or "no config file found (defaults)"
     print(f"workers-ai-emu dev · config {where}", flush=True)
@@ -121,19 +163,8 @@ def main(args: argparse.Namespace) -> int:
         print("No `main` in the config: serving only the APIs (Cloudflare REST and Hugging Face).", flush=True)
     for line in missing_weights(settings, service):
         print(line, flush=True)
-    if settings.emulator.host not in ("127.0.0.1", "localhost", "::1"):
-        if settings.emulator.api_token:
-            print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
-        else:
-            print(
-                f"WARNING: listening on {settings.emulator.host} WITHOUT an api_token: anyone who can reach this "
-                "machine can run your Worker and inference, and read your costs. Set [emulator] api_token, or "
-                'keep host = "127.0.0.1".',
-                file=sys.stderr,
-                flush=True,
-            )
-    url_host = settings.emulator.host if ":" not in settings.emulator.host else f"[{settings.emulator.host}]"
-    url = f"http://{url_host}:{settings.emulator.port}"
+    warn_if_exposed(settings)
+    url = base_url(settings)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list | None = None) -> None:
@@ -155,6 +186,58 @@ def main(args: argparse.Namespace) -> int:
     finally:
         service.close()
     return 0 if server.started else 1
+
+
+def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """N server processes accepting on one socket (uvicorn's supervisor, which restarts one that dies), each with
+    its own service and models, all writing the one ledger (SQLite in WAL mode, or PostgreSQL)."""
+    import uvicorn
+
+    n = settings.emulator.workers
+    where = settings.config_path or "no config file found (defaults)"
+    print(f"workers-ai-emu dev · config {where} · {n} server processes", flush=True)
+    warn_if_exposed(settings)
+    os.environ[WORKER_ARGS_ENV] = json.dumps(
+        {
+            "config": str(settings.config_path) if settings.config_path else None,
+            "host": settings.emulator.host,
+            "port": settings.emulator.port,
+            "no_reload": not settings.emulator.reload,
+            "workers": n,
+        }
+    )
+    url = base_url(settings)
+    print(f"Starting {n} processes on {url} · dashboard {url}/cdn-cgi/emu/dashboard", flush=True)
+    uvicorn.run(
+        "runtime.commands.dev:worker_app",
+        factory=True,
+        host=settings.emulator.host,
+        port=settings.emulator.port,
+        workers=n,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def base_url(settings: Settings) -> str:
+    url_host = settings.emulator.host if ":" not in settings.emulator.host else f"[{settings.emulator.host}]"
+    return f"http://{url_host}:{settings.emulator.port}"
+
+
+def warn_if_exposed(settings: Settings) -> None:
+    if settings.emulator.host not in ("127.0.0.1", "localhost", "::1"):
+        if settings.emulator.api_token:
+            print(f"warning: listening on {settings.emulator.host}, reachable from other machines", flush=True)
+        else:
+            print(
+                f"WARNING: listening on {settings.emulator.host} WITHOUT an api_token: anyone who can reach this "
+                "machine can run your Worker and inference, and read your costs. Set [emulator] api_token, or "
+                'keep host = "127.0.0.1".',
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _relative(path: Path, root: Path) -> str:

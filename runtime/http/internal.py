@@ -47,13 +47,15 @@ async def costs(request: Request) -> Response:
     ctx = context(request)
     service, reports = ctx.service, ctx.reports
     q = request.query_params
-    unknown = sorted(set(q) - {"since", "until", "by", "token"})
+    unknown = sorted(set(q) - {"since", "until", "by", "instance", "token"})
     if unknown:
-        return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by)")
+        return _error(400, f"unknown query parameter {unknown[0]!r} (expected since, until, by, instance)")
     if reports is None:
         return _error(503, "metering is off: this emulator has no ledger")
     try:
-        data = await asyncio.to_thread(reports.get, q.get("since"), q.get("until"), q.get("by", "model"))
+        data = await asyncio.to_thread(
+            reports.get, q.get("since"), q.get("until"), q.get("by", "model"), q.get("instance") or None
+        )
         data["budget"] = await asyncio.to_thread(service.budget_status)
     except ReportError as e:
         return _error(400, str(e))
@@ -87,7 +89,9 @@ async def health(request: Request) -> Response:
             "ledger": None
             if ledger is None
             else {
-                "path": str(ledger.path) if ledger.path else ":memory:",
+                "path": ledger.describe(),  # a PostgreSQL URL without its password
+                "backend": "sqlite" if ledger.path is not None or ledger.describe() == ":memory:" else "postgresql",
+                "instance": service.instance,
                 "schema_version": await asyncio.to_thread(lambda: ledger.schema_version),
             },
             "budget": await asyncio.to_thread(service.budget_status),

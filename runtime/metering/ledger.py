@@ -1,31 +1,33 @@
-"""The SQLite ledger: one committed row per inference request, written before its response is sent.
+"""The ledger: one committed row per inference request, written before its response is sent.
 
-Money is exact. Each row keeps its cost as decimal TEXT (the record of truth) and, from schema v2 on, also as
-an integer count of pico-dollars (`cost_pico`), so SQLite can add up a hundred thousand rows exactly and fast.
-A cost that does not fit that scale (a price with more than 12 decimals) gets `cost_pico = NULL` and is added
-in Python as a Decimal instead: sums are exact either way.
+One interface, two backends:
+- `Ledger(path)` opens the embedded SQLite file (metering/sqlite_ledger.py), the default: `<state_dir>/ledger.sqlite3`;
+- `Ledger("postgresql://user@host/db")` opens a PostgreSQL database (metering/postgres_ledger.py), which any number
+  of emulators on any number of machines can share (`[emulator] ledger = "postgresql://..."`).
 
-Schema versions live in `PRAGMA user_version` and only move forward (see MIGRATIONS); a ledger written by an
-older version is migrated when it is opened, in one transaction.
+Both keep the same schema versions (v1 to v5, migrated forward when opened), the same columns, exact money
+(SQLite: decimal text plus integer pico-dollars; PostgreSQL: NUMERIC plus the same pico-dollars) and the same
+order guarantee: row ids grow in commit order, so "rows after id N" and "the newest id" mean the same on both.
+Reports (metering/report.py) and metrics run the same SQL on either through `snapshot()`.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
-import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 WRITE_DELAY_ENV = "WORKERS_AI_EMU_TEST_LEDGER_WRITE_DELAY_S"
 PICO = 12  # cost_pico = cost × 10^12
 INT64_MAX = 2**63 - 1
 ZERO = Decimal("0")
+SCHEMA_VERSION = 5  # both backends' migrations end here (tests check they agree)
 
 
 def utcnow() -> datetime:
@@ -40,7 +42,7 @@ def to_pico(amount: Decimal) -> int | None:
     return int(scaled)
 
 
-def from_pico(pico: int) -> Decimal:
+def from_pico(pico: int | Decimal) -> Decimal:
     return Decimal(pico).scaleb(-PICO)
 
 
@@ -51,8 +53,12 @@ def time_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def is_postgres(target: str | os.PathLike[str]) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 class LedgerError(Exception):
-    """The ledger file cannot be used (written by a newer version, or not a ledger)."""
+    """The ledger cannot be used (written by a newer version, not a ledger, or its database is unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -75,68 +81,6 @@ class LedgerRecord:
     time: datetime = field(default_factory=utcnow)
 
 
-# v1: the first release's table, exactly as it wrote it (it never set user_version, so a v1 file reads 0).
-SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL,
-    request_id TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    worker TEXT,
-    route TEXT,
-    model TEXT NOT NULL,
-    units INTEGER NOT NULL,
-    unit_price TEXT NOT NULL,
-    cost TEXT NOT NULL,
-    latency_ms REAL NOT NULL,
-    cache_hit INTEGER NOT NULL,
-    outcome TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
-"""
-
-
-def _migrate_v1(db: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V1.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _migrate_v2(db: sqlite3.Connection) -> None:
-    """Integer pico-dollar costs (exact SQL sums) and a covering (time, cost_pico) index for daily spend."""
-    db.execute("ALTER TABLE requests ADD COLUMN cost_pico INTEGER")
-    rows = db.execute("SELECT id, cost FROM requests").fetchall()
-    db.executemany("UPDATE requests SET cost_pico = ? WHERE id = ?", ((to_pico(Decimal(c)), i) for i, c in rows))
-    db.execute("DROP INDEX IF EXISTS requests_time")
-    db.execute("CREATE INDEX requests_time_cost ON requests(time, cost_pico)")
-    db.execute("CREATE INDEX requests_inexact ON requests(time) WHERE cost_pico IS NULL")
-
-
-def _migrate_v3(db: sqlite3.Connection) -> None:
-    """Which weights answered: "real", "stand-in:<name>", or NULL (no model ran: refusals, unknown models)."""
-    db.execute("ALTER TABLE requests ADD COLUMN weights TEXT")
-
-
-def _migrate_v4(db: sqlite3.Connection) -> None:
-    """AI Gateway metadata given with the request (JSON text), NULL without."""
-    db.execute("ALTER TABLE requests ADD COLUMN metadata TEXT")
-
-
-def _migrate_v5(db: sqlite3.Connection) -> None:
-    """The request's tags (JSON array text) and the writing emulator's instance id; NULL on older rows."""
-    db.execute("ALTER TABLE requests ADD COLUMN tags TEXT")
-    db.execute("ALTER TABLE requests ADD COLUMN instance TEXT")
-
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _migrate_v1,
-    _migrate_v2,
-    _migrate_v3,
-    _migrate_v4,
-    _migrate_v5,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
 COLUMNS = (
     "id",
     "time",
@@ -156,172 +100,131 @@ COLUMNS = (
     "tags",
     "instance",
 )
+INSERT_COLUMNS = (
+    "time, request_id, source, worker, route, model, units, unit_price, cost, cost_pico, latency_ms, cache_hit,"
+    " outcome, weights, metadata, tags, instance"
+)
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-    db.execute("PRAGMA busy_timeout=30000")  # the CLI and a running server may share one ledger
-    return db
+class Reader(abc.ABC):
+    """One consistent read view of the ledger for reports: SQL with `?` placeholders, run the same on both."""
+
+    @abc.abstractmethod
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        rows = self.all(sql, params)
+        return rows[0] if rows else ()
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring the schema up to SCHEMA_VERSION in one transaction; returns the version found."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        found = db.execute("PRAGMA user_version").fetchone()[0]
-        if (
-            found == 0
-            and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests'").fetchone()
-        ):
-            found = 1  # a v1 file: the table exists, the version was never written
-        if found > SCHEMA_VERSION:
-            raise LedgerError(
-                f"ledger schema v{found} is newer than this version understands (v{SCHEMA_VERSION});"
-                " upgrade workers-ai-emu or point [emulator] state_dir elsewhere"
-            )
-        for step in MIGRATIONS[found:]:
-            step(db)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return found
+class Ledger(abc.ABC):
+    """`Ledger(target)` opens the backend the target names: a `postgresql://` URL, else a SQLite file path
+    (or ":memory:"). Thread-safe; `record` commits its row before returning."""
 
+    path: Path | None = None  # the SQLite file (None for PostgreSQL and in-memory ledgers)
+    migrated_from: int = 0
+    write_delay_s: float = 0.0
 
-class Ledger:
-    """Thread-safe; each `record` is its own committed transaction (WAL, synchronous=NORMAL).
+    def __new__(cls, target: str | os.PathLike[str] = ":memory:", *args: Any, **kwargs: Any) -> Ledger:
+        return super().__new__(backend_for(target) if cls is Ledger else cls)
 
-    WAL with synchronous=NORMAL survives the process being killed (a committed row is in the WAL file before
-    `record` returns); only an operating-system crash or power cut can lose the last transactions.
-    """
-
-    def __init__(self, path: Path | str) -> None:
+    def _write_delay(self) -> float:
         # A test seam, off unless set: hold each write this long before committing, so tests can show that an
         # answer never leaves before its row is committed (tests/test_ledger_ordering.py).
-        self.write_delay_s = float(os.environ.get(WRITE_DELAY_ENV) or 0)
-        self.path = Path(path) if str(path) != ":memory:" else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._db = _connect(str(path))
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self.migrated_from = migrate(self._db)
-        except sqlite3.DatabaseError as e:
-            raise LedgerError(f"{path}: not a usable ledger: {e}") from None
-        self._spent: dict[str, tuple[int, int, Decimal]] = {}  # day -> (last id seen, pico sum, inexact sum)
+        return float(os.environ.get(WRITE_DELAY_ENV) or 0)
 
     @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return self._db.execute("PRAGMA user_version").fetchone()[0]
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
 
-    def record(self, rec: LedgerRecord) -> None:
-        with self._lock:
-            if self.write_delay_s:
-                time.sleep(self.write_delay_s)
-            self._db.execute(
-                "INSERT INTO requests (time, request_id, source, worker, route, model, units, unit_price, cost,"
-                " cost_pico, latency_ms, cache_hit, outcome, weights, metadata, tags, instance)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    time_text(rec.time),
-                    rec.request_id,
-                    rec.source,
-                    rec.worker,
-                    rec.route,
-                    rec.model,
-                    rec.units,
-                    str(rec.unit_price),
-                    str(rec.cost),
-                    to_pico(rec.cost),
-                    rec.latency_ms,
-                    int(rec.cache_hit),
-                    rec.outcome,
-                    rec.weights,
-                    rec.metadata,
-                    rec.tags,
-                    rec.instance,
-                ),
-            )
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the rows live, safe to show (a PostgreSQL URL without its password)."""
 
+    @abc.abstractmethod
+    def record(self, rec: LedgerRecord) -> None: ...
+
+    @abc.abstractmethod
     def spent_on(self, day: str) -> Decimal:
-        """Total cost of one UTC day (YYYY-MM-DD), exact.
+        """Total cost of one UTC day (YYYY-MM-DD), exact."""
 
-        Incremental: rows are append-only and ids grow in commit order (also across processes), so only rows
-        newer than the last call are read; the first call for a day is one range scan of the covering index.
-        """
-        start = date.fromisoformat(day)
-        lo, hi = start.isoformat(), (start + timedelta(days=1)).isoformat()
-        with self._lock:
-            last_id, pico, inexact = self._spent.get(day, (0, 0, ZERO))
-            if last_id == 0:  # the covering (time, cost_pico) index holds the rowid too
-                row = self._db.execute(
-                    "SELECT MAX(id), SUM(cost_pico) FROM requests WHERE time >= ? AND time < ?", (lo, hi)
-                ).fetchone()
-            else:  # `+time` keeps the planner on the rowid range: only the rows added since the last call
-                row = self._db.execute(
-                    "SELECT MAX(id), SUM(cost_pico) FROM requests WHERE id > ? AND +time >= ? AND +time < ?",
-                    (last_id, lo, hi),
-                ).fetchone()
-            if row[0] is not None:
-                pico += row[1] or 0
-                for (cost,) in self._db.execute(
-                    "SELECT cost FROM requests WHERE id > ? AND id <= ? AND cost_pico IS NULL"
-                    " AND time >= ? AND time < ?",
-                    (last_id, row[0], lo, hi),
-                ):
-                    inexact += Decimal(cost)
-                last_id = row[0]
-                self._spent = {day: (last_id, pico, inexact)}  # only today's entry is worth keeping
-        return from_pico(pico) + inexact
-
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reports. For a file it is a separate one, so a long report never holds up `record`
-        (WAL readers do not block the writer); an in-memory ledger can only share its one connection."""
-        if self.path is None:
-            with self._lock:
-                yield self._db
-            return
-        db = _connect(str(self.path))
-        try:
-            yield db
-        finally:
-            db.close()
+    @abc.abstractmethod
+    def snapshot(self) -> contextlib.AbstractContextManager[Reader]:
+        """A Reader over one consistent snapshot (a read transaction)."""
 
     def latest(self, limit: int = 50) -> list[dict[str, object]]:
         """The newest rows, newest first, as plain dicts (costs as decimal strings)."""
-        with self.reading() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
-        out = []
-        for row in rows:
-            item = dict(zip(COLUMNS, row))
-            item["cache_hit"] = bool(item["cache_hit"])
-            out.append(item)
-        return out
+        with self.snapshot() as db:
+            rows = db.all(f"SELECT {', '.join(COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?", (limit,))
+        return [self._row(row) for row in rows]
 
     def rows_after(self, row_id: int) -> list[dict[str, object]]:
         """Rows newer than `row_id`, oldest first, as plain dicts (costs as decimal strings)."""
-        with self.reading() as db:
-            rows = db.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id", (row_id,)
-            ).fetchall()
-        return [dict(zip(COLUMNS, row), cache_hit=bool(row[COLUMNS.index("cache_hit")])) for row in rows]
+        with self.snapshot() as db:
+            rows = db.all(f"SELECT {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id", (row_id,))
+        return [self._row(row) for row in rows]
 
     def newest_id(self) -> int:
-        """The id of the newest row (0 when empty): rows are append-only, so it changes exactly when rows are added."""
-        with self.reading() as db:
-            return db.execute("SELECT MAX(id) FROM requests").fetchone()[0] or 0
+        """The id of the newest row (0 when empty): ids grow in commit order, so it changes exactly when rows
+        are added."""
+        with self.snapshot() as db:
+            return int(db.one("SELECT MAX(id) FROM requests")[0] or 0)
 
     def count(self) -> int:
-        with self.reading() as db:
-            return db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        with self.snapshot() as db:
+            return int(db.one("SELECT COUNT(*) FROM requests")[0])
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    def instances(self) -> list[str]:
+        """The emulator instances that wrote rows (NULL, from before instance ids, is left out)."""
+        with self.snapshot() as db:
+            return [r[0] for r in db.all("SELECT DISTINCT instance FROM requests WHERE instance IS NOT NULL")]
+
+    @staticmethod
+    def _row(row: Sequence[Any]) -> dict[str, object]:
+        item = dict(zip(COLUMNS, row))
+        item["cache_hit"] = bool(item["cache_hit"])
+        for money in ("unit_price", "cost"):
+            item[money] = str(item[money])
+        return item
+
+    @staticmethod
+    def _values(rec: LedgerRecord) -> tuple[Any, ...]:
+        """The INSERT_COLUMNS values of a record (money passed as Decimal text; each backend stores it exactly)."""
+        return (
+            time_text(rec.time),
+            rec.request_id,
+            rec.source,
+            rec.worker,
+            rec.route,
+            rec.model,
+            rec.units,
+            str(rec.unit_price),
+            str(rec.cost),
+            to_pico(rec.cost),
+            rec.latency_ms,
+            int(rec.cache_hit),
+            rec.outcome,
+            rec.weights,
+            rec.metadata,
+            rec.tags,
+            rec.instance,
+        )
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def backend_for(target: str | os.PathLike[str]) -> type[Ledger]:
+    if is_postgres(target):
+        from .postgres_ledger import PostgresLedger
+
+        return PostgresLedger
+    from .sqlite_ledger import SQLiteLedger
+
+    return SQLiteLedger
+
+
+def open_ledger(target: str | os.PathLike[str]) -> Ledger:
+    """The ledger `target` names (the same as `Ledger(target)`)."""
+    backend: Any = backend_for(target)
+    return backend(str(target) if is_postgres(target) else target)

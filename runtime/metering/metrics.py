@@ -70,22 +70,23 @@ class _LedgerCollector(Collector):
         )
         plan = Plan.of(service.settings)
         if service.ledger is not None:
-            with service.ledger.reading() as db:
-                rows = db.execute(
-                    "SELECT model, source, outcome, COUNT(*), SUM(cost_pico),"
-                    " group_concat(CASE WHEN cost_pico IS NULL THEN cost END, ' ')"
+            with service.ledger.snapshot() as db:
+                rows = db.all(
+                    "SELECT model, source, outcome, COUNT(*), SUM(cost_pico)"
                     " FROM requests GROUP BY model, source, outcome"
-                ).fetchall()
+                )
+                inexact_rows = db.all("SELECT model, source, cost FROM requests WHERE cost_pico IS NULL")
             spent: dict[tuple[str, str], Decimal] = {}
             by_code: dict[str, int] = {}
-            for model, door, outcome, count, pico, inexact in rows:
+            for model, door, cost_text in inexact_rows:  # costs too fine for pico-dollars, added exactly
+                spent[(model, door)] = spent.get((model, door), Decimal(0)) + Decimal(cost_text)
+            for model, door, outcome, count, pico in rows:
                 requests.add_metric([model, door, outcome], count)
                 if outcome != "ok":
                     code = outcome.partition(":")[2]
                     by_code[code] = by_code.get(code, 0) + count
-                # exact: integer pico-dollars summed by SQLite, the rare finer cost added as a Decimal
-                total = from_pico(pico or 0) + sum((Decimal(c) for c in (inexact or "").split()), Decimal(0))
-                spent[(model, door)] = spent.get((model, door), Decimal(0)) + total
+                # exact: integer pico-dollars summed by the database
+                spent[(model, door)] = spent.get((model, door), Decimal(0)) + from_pico(pico or 0)
             for code, count in sorted(by_code.items()):
                 failures.add_metric([code], count)
             for (model, door), usd in sorted(spent.items()):

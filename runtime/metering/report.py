@@ -1,21 +1,21 @@
 """Cost reports over the ledger: totals, breakdowns, a spend timeline and a monthly projection.
 
 Shared by `workers-ai-emu costs`, `GET /cdn-cgi/emu/costs` and the dashboard, so all three agree to the digit.
-Sums are exact: SQLite adds the integer pico-dollar column, and the rare cost too fine for it is added here as
-a Decimal. Counting and summing happen in SQL, so a report over 100k rows takes milliseconds.
+Sums are exact: the database adds the integer pico-dollar column, and the rare cost too fine for it is added here
+as a Decimal. Counting and summing happen in SQL, the same SQL on both ledger backends (SQLite, PostgreSQL), so a
+report over 100k rows takes milliseconds. `instance` narrows a report to one emulator of a shared ledger.
 """
 
 from __future__ import annotations
 
 import copy
-import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from .ledger import ZERO, Ledger, from_pico, time_text
+from .ledger import ZERO, Ledger, Reader, from_pico, time_text
 from .neurons import DayBill, Plan, bill_json, day_bills
 
 DIMENSIONS = {  # --by choice -> SQL expression for its key
@@ -24,6 +24,7 @@ DIMENSIONS = {  # --by choice -> SQL expression for its key
     "route": "route",
     "source": "source",
     "weights": "weights",  # real | stand-in:<name> (NULL: no model ran)
+    "instance": "instance",  # which emulator wrote the row (a ledger shared by many)
 }
 TIMELINE_STEPS = (  # (name, key length in the ISO text, step) from finest; the first giving <= 90 buckets wins
     ("minute", 16, timedelta(minutes=1)),
@@ -128,6 +129,8 @@ class Report:
     timeline: list[Group] = field(default_factory=list)
     bills: list[DayBill] = field(default_factory=list)
     plan: Plan = field(default_factory=Plan)
+    instance: str | None = None  # the report covers only this emulator's rows (None: every instance's)
+    instances: list[str] = field(default_factory=list)  # the instances that wrote rows to this ledger
 
     def as_json(self) -> dict[str, Any]:
         t = self.total
@@ -149,6 +152,8 @@ class Report:
             "timeline_step": self.timeline_step,
             "timeline": [g.as_json("start") for g in self.timeline],
             "cloudflare_bill": bill_json(self.bills, self.plan),
+            "instance": self.instance,
+            "instances": self.instances,
         }
 
 
@@ -156,8 +161,11 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _where(since: str | None, until: str | None) -> tuple[str, list[str]]:
+def _where(since: str | None, until: str | None, instance: str | None = None) -> tuple[str, list[str]]:
     clauses, params = [], []
+    if instance is not None:
+        clauses.append("instance = ?")
+        params.append(instance)
     if since is not None:
         clauses.append("time >= ?")
         params.append(since)
@@ -167,18 +175,19 @@ def _where(since: str | None, until: str | None) -> tuple[str, list[str]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _groups(db: sqlite3.Connection, key: str, where: str, params: list[str]) -> list[Group]:
+def _groups(db: Reader, key: str, where: str, params: list[str]) -> list[Group]:
     """Per-key counts and exact sums; rows whose cost is too fine for pico-dollars are added as Decimals."""
-    rows = db.execute(
-        f"SELECT {key} AS k, COUNT(*), SUM({BILLED}), SUM(outcome != 'ok'), SUM(cache_hit), SUM(cost_pico),"
-        f" AVG(latency_ms) FROM requests{where} GROUP BY k ORDER BY k",
+    rows = db.all(
+        f"SELECT {key} AS k, COUNT(*), SUM(CASE WHEN {BILLED} THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), SUM(cache_hit), SUM(cost_pico),"
+        f" AVG(latency_ms) FROM requests{where} GROUP BY {key} ORDER BY {key}",
         params,
-    ).fetchall()
+    )
     groups = {
-        k: Group(k, n, billed or 0, errs or 0, hits or 0, from_pico(pico or 0), lat)
+        k: Group(k, int(n), int(billed or 0), int(errs or 0), int(hits or 0), from_pico(pico or 0), lat)
         for k, n, billed, errs, hits, pico, lat in rows
     }
-    inexact = db.execute(
+    inexact = db.all(
         f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'} cost_pico IS NULL", params
     )
     for k, cost in inexact:
@@ -226,7 +235,12 @@ def _timeline_step(first: str | None, last: str | None) -> tuple[str, int]:
 
 
 def build_report(
-    ledger: Ledger, since: str | None = None, until: str | None = None, by: str = "model", plan: Plan | None = None
+    ledger: Ledger,
+    since: str | None = None,
+    until: str | None = None,
+    by: str = "model",
+    plan: Plan | None = None,
+    instance: str | None = None,
 ) -> Report:
     """One consistent snapshot of the ledger (a single read transaction) between `since` and `until`.
 
@@ -238,21 +252,18 @@ def build_report(
     lo, hi = parse_when(since), parse_when(until, end=True)
     if lo is not None and hi is not None and lo >= hi:
         raise ReportError(f"since ({since}) must be before until ({until})")
-    where, params = _where(lo, hi)
-    with ledger.reading() as db:
-        db.execute("BEGIN")  # one snapshot: totals and breakdowns see the same rows
-        try:
-            first, last = db.execute(f"SELECT MIN(time), MAX(time) FROM requests{where}", params).fetchone()
-            by_model = _groups(db, DIMENSIONS["model"], where, params)
-            breakdown = by_model if by == "model" else _groups(db, DIMENSIONS[by], where, params)
-            step, width = _timeline_step(first, last)
-            timeline = _groups(db, f"substr(time, 1, {width})", where, params)
-            days = _groups(db, DIMENSIONS["day"], where, params)
-        finally:
-            db.execute("COMMIT")
+    where, params = _where(lo, hi, instance)
+    with ledger.snapshot() as db:  # one snapshot: totals and breakdowns see the same rows
+        first, last = db.one(f"SELECT MIN(time), MAX(time) FROM requests{where}", params)
+        by_model = _groups(db, DIMENSIONS["model"], where, params)
+        breakdown = by_model if by == "model" else _groups(db, DIMENSIONS[by], where, params)
+        step, width = _timeline_step(first, last)
+        timeline = _groups(db, f"substr(time, 1, {width})", where, params)
+        days = _groups(db, DIMENSIONS["day"], where, params)
+        instances = [r[0] for r in db.all("SELECT DISTINCT instance FROM requests WHERE instance IS NOT NULL")]
     total = _total(by_model)
     by_model.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
-    if by in ("model", "route", "source", "weights"):
+    if by in ("model", "route", "source", "weights", "instance"):
         breakdown.sort(key=lambda g: (-g.cost, -g.requests, g.key or ""))
     return Report(
         since=lo,
@@ -268,6 +279,8 @@ def build_report(
         timeline=timeline,
         bills=day_bills([(str(g.key), g.billed_requests, g.cost) for g in days], plan or Plan()),
         plan=plan or Plan(),
+        instance=instance,
+        instances=sorted(instances),
     )
 
 
@@ -278,9 +291,10 @@ def report_json(
     by: str = "model",
     budget: dict[str, Any] | None = None,
     plan: Plan | None = None,
+    instance: str | None = None,
 ) -> dict[str, Any]:
     """The JSON object that the CLI (`--format json`) and `GET /cdn-cgi/emu/costs` both print."""
-    out = build_report(ledger, since, until, by, plan).as_json()
+    out = build_report(ledger, since, until, by, plan, instance).as_json()
     out["budget"] = budget
     return out
 
@@ -296,17 +310,19 @@ class ReportCache:
         self.ledger = ledger
         self.size = size
         self.plan = plan
-        self._items: dict[tuple[str | None, str | None, str], tuple[int, dict[str, Any]]] = {}
+        self._items: dict[tuple[str | None, str | None, str, str | None], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, since: str | None = None, until: str | None = None, by: str = "model") -> dict[str, Any]:
-        key = (since, until, by)
+    def get(
+        self, since: str | None = None, until: str | None = None, by: str = "model", instance: str | None = None
+    ) -> dict[str, Any]:
+        key = (since, until, by, instance)
         newest = self.ledger.newest_id()  # read before the report: a report never claims rows it lacks
         with self._lock:
             hit = self._items.get(key)
         if hit is not None and hit[0] == newest:
             return copy.deepcopy(hit[1])
-        data = report_json(self.ledger, since, until, by, plan=self.plan)
+        data = report_json(self.ledger, since, until, by, plan=self.plan, instance=instance)
         with self._lock:
             self._items.pop(key, None)
             self._items[key] = (newest, data)

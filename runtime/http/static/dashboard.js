@@ -111,9 +111,27 @@
     return r.json();
   }
 
+  function renderInstances(c) {
+    // A ledger shared by several emulators: a filter by the instance that wrote each row (all = the team's total).
+    const select = $("instance");
+    const names = c.instances || [];
+    $("instance-filter").hidden = names.length < 2 && !select.value;
+    const known = Array.from(select.options).map((o) => o.value).slice(1);
+    if (known.join("\n") !== names.join("\n")) {
+      const keep = select.value;
+      select.replaceChildren(select.options[0], ...names.map((n) => new Option(n, n)));
+      select.value = names.includes(keep) ? keep : "";
+    }
+  }
+
+  let timer = 0;
+
   async function tick() {
     try {
-      const [c, latest] = await Promise.all([getJson("costs"), getJson("requests?limit=25")]);
+      const instance = $("instance").value;
+      const query = instance ? "?instance=" + encodeURIComponent(instance) : "";
+      const [c, latest] = await Promise.all([getJson("costs" + query), getJson("requests?limit=25")]);
+      renderInstances(c);
       renderTotals(c);
       renderBudget(c.budget);
       renderCharts(c);
@@ -123,9 +141,14 @@
     } catch (e) {
       setStatus("error", "cannot reach the emulator: " + e.message);
     } finally {
-      setTimeout(tick, POLL_MS);
+      clearTimeout(timer);
+      timer = setTimeout(tick, POLL_MS);
     }
   }
 
+  $("instance").addEventListener("change", () => {
+    clearTimeout(timer);
+    tick();
+  });
   tick();
 })();
