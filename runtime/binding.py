@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import EmuError
 from .gateway import GatewayOptions
+from .limits import not_counted
 from .listing import matches_task, model_object
 from .runoptions import RunOptions
 from .service import Caller, InferenceService
@@ -41,6 +42,10 @@ class AiBinding:
         `rejectIfBusy: True` fails at once with 3040 when no inference slot is free; `tags` label the ledger row;
         `signal` (an AbortSignal) ends the call with its AbortError/TimeoutError when it fires first.
         """
+        with not_counted():  # the binding's own work is not the Worker's CPU time (runtime/limits.py)
+            return await self._run(model, inputs, options)
+
+    async def _run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
         refuse_unsendable(inputs)  # tuples and bytearrays: Cloudflare's SDK refuses them before any request

@@ -17,12 +17,13 @@ import json5
 
 from .catalog import Catalog, CatalogError
 from .errors import ConfigError
+from .limits import MAX_CPU_MS
 from .settings import EMULATOR_FIELDS, EmulatorSettings, Settings
 
 CONFIG_NAMES = ("wrangler-like.toml", "wrangler.toml", "wrangler.jsonc", "wrangler.json")
 DEV_VARS = ".dev.vars"
 
-OUR_TOP = ("name", "main", "compatibility_date", "ai", "vars", "emulator")
+OUR_TOP = ("name", "main", "compatibility_date", "ai", "vars", "limits", "emulator")
 OUR_AI = ("binding", "models")
 # Keys wrangler knows that the emulator has no use for: accepted and ignored, so a real wrangler.toml loads.
 WRANGLER_IGNORED = frozenset(
@@ -54,7 +55,6 @@ WRANGLER_IGNORED = frozenset(
         "keep_vars",
         "kv_namespaces",
         "legacy_env",
-        "limits",
         "logfwdr",
         "logpush",
         "migrations",
@@ -376,6 +376,15 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
     if "vars" in data:
         settings.vars = dict(want(("vars",), data["vars"], dict, "a table"))
+
+    limits = data.get("limits")
+    if limits is not None:  # wrangler's [limits]: cpu_ms is emulated (runtime/limits.py); others are accepted
+        want(("limits",), limits, dict, "a table")
+        if "cpu_ms" in limits:
+            cpu_ms = want(("limits", "cpu_ms"), limits["cpu_ms"], int, "an integer (milliseconds)")
+            if not 1 <= cpu_ms <= MAX_CPU_MS:
+                raise source.error(("limits", "cpu_ms"), f"must be from 1 to {MAX_CPU_MS}, not {cpu_ms}")
+            settings.cpu_ms = cpu_ms
 
     emu = data.get("emulator")
     if emu is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .binding import Env, make_env
+from .limits import guard_process_exit
 from .service import InferenceService
 from .settings import Settings
 from .workers import Context, Request, Response, WorkerEntrypoint
@@ -133,6 +134,7 @@ class WorkerHost:
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         install_workers_module()
+        guard_process_exit()  # os._exit inside a Worker request raises instead of ending the emulator
         sys.meta_path.insert(0, self._finder)
         self.load()
 

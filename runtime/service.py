@@ -215,7 +215,12 @@ class InferenceService:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
             e.metered = True
             raise
-        except asyncio.CancelledError:  # the caller gave up (a Worker's timeout, a closed connection): 3008
+        except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
+            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False, weights=weights)
+            error = EmuError(f"internal error: {type(e).__name__}: {e}")
+            error.metered = True
+            raise error from e
+        except BaseException:  # the caller gave up (cancelled: a Worker's timeout or CPU limit, a closed connection)
             await self._meter(
                 caller,
                 model,
@@ -227,11 +232,6 @@ class InferenceService:
                 weights=weights,
             )
             raise
-        except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
-            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False, weights=weights)
-            error = EmuError(f"internal error: {type(e).__name__}: {e}")
-            error.metered = True
-            raise error from e
         elapsed = time.perf_counter() - started
         cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights)
         return Outcome(

@@ -260,6 +260,7 @@ class Settings:
     main: Path | None = None  # absolute path of the Worker's main module, None = APIs only
     compatibility_date: str | None = None
     ai_binding: str | None = "AI"
+    cpu_ms: int = 30_000  # wrangler's [limits] cpu_ms: the Worker's CPU time per request (runtime/limits.py)
     vars: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     models: list[dict[str, Any]] = field(default_factory=list)  # [[ai.models]] tables, paths made absolute

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ..binding import CURRENT_ROUTE
 from ..errors import RequestTooLarge
 from ..host import NotAResponse, WorkerLoadError, user_traceback
+from ..limits import CPU_LIMIT_TEXT, CpuLimitExceeded, CpuMeter
 from ..requestlog import weights_used
 from ..workers import Context, Request, Response
 from ..workers.entrypoint import CURRENT_CONTEXT
@@ -75,7 +76,22 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
     token = CURRENT_ROUTE.set(request.url.path)
     ctx_token = CURRENT_CONTEXT.set(wctx)  # `from workers import wait_until`
     try:
-        response = await host.fetch(worker_request, wctx)
+        response = await CpuMeter(ctx.settings.cpu_ms).run(host.fetch(worker_request, wctx))
+    except CpuLimitExceeded:
+        wctx.close()
+        _log_exception(request, f"{CPU_LIMIT_TEXT}: over [limits] cpu_ms = {ctx.settings.cpu_ms}\n")
+        return error_response(
+            request,
+            f"Error 1102: {CPU_LIMIT_TEXT}",
+            f"The Worker held the event loop for more than its CPU limit of {ctx.settings.cpu_ms} ms "
+            "([limits] cpu_ms) while serving this request; Cloudflare ends such an invocation the same way.\n",
+            status=503,
+        )
+    except SystemExit as e:
+        wctx.close()
+        details = user_traceback(e)
+        _log_exception(request, details)
+        return error_response(request, f"The Worker called sys.exit ({e}); the emulator keeps serving", details)
     except WorkerLoadError as e:
         wctx.close()
         return error_response(request, str(e), e.details)
