@@ -142,6 +142,8 @@ def worker_app() -> Any:
 def main(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..http.serving import uvicorn_options
+
     setup_logging()
     settings = args.settings
     apply_args(settings, args.host, args.port, args.no_reload, args.workers)
@@ -179,6 +181,7 @@ def main(args: argparse.Namespace) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        **uvicorn_options(),
     )
     server = Server(config)
     try:
@@ -192,6 +195,8 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """N server processes accepting on one socket (uvicorn's supervisor, which restarts one that dies), each with
     its own service and models, all writing the one ledger (SQLite in WAL mode, or PostgreSQL)."""
     import uvicorn
+
+    from ..http.serving import uvicorn_options
 
     n = settings.emulator.workers
     where = settings.config_path or "no config file found (defaults)"
@@ -217,6 +222,7 @@ def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        **uvicorn_options(),
     )
     return 0
 
