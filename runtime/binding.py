@@ -22,16 +22,41 @@ from .workers.web import Response, js_value
 CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
 
 
+_LAST: ContextVar[dict[tuple[int, str], Any] | None] = ContextVar("ai_binding_last", default=None)
+
+
+class _PerRequest:
+    """An attribute of the binding whose value belongs to the current request (context), not to the object."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        mine = _LAST.get() or {}
+        key = (id(obj), self.name)
+        # outside any request that called the binding (a test's asyncio.run, a REPL): the binding's last call
+        return mine[key] if key in mine else obj.__dict__.get(self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        _LAST.set({**(_LAST.get() or {}), (id(obj), self.name): value})  # a new dict: other contexts keep theirs
+        obj.__dict__[self.name] = value
+
+
 class AiBinding:
     """`env.AI`: `await env.AI.run(model, inputs)` runs the model locally, metered like every other door."""
 
     def __init__(self, service: InferenceService, worker: str) -> None:
         self._service = service
         self._worker = worker
-        self.lastRequestId: str | None = None  # noqa: N815 - the binding's name: the id of the last run
-        self.aiGatewayLogId: str | None = None  # noqa: N815 - set by AI Gateway runs with collectLog
-        self.lastRequestHttpStatusCode: int | None = None  # noqa: N815 - the last run's HTTP status
-        self.lastRequestInternalStatusCode: int | None = None  # noqa: N815 - the last failure's Workers AI code
+
+    # The binding's attributes about its last call. Kept per request (a context variable: each request runs in
+    # its own task), so concurrent requests sharing `env.AI` each read their own call's id, never another's.
+    lastRequestId = _PerRequest("lastRequestId")  # the id of the last run (the ledger's request_id)
+    aiGatewayLogId = _PerRequest("aiGatewayLogId")  # set by AI Gateway runs with collectLog
+    lastRequestHttpStatusCode = _PerRequest("lastRequestHttpStatusCode")  # the last run's HTTP status
+    lastRequestInternalStatusCode = _PerRequest("lastRequestInternalStatusCode")  # the last failure's code
 
     async def run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
         """The model's documented output; failures raise InferenceUpstreamError("<code>: <message>").

@@ -144,3 +144,21 @@ def test_a_signal_that_fires_during_the_call_ends_it_and_the_ledger_says_aborted
     assert [r["outcome"] for r in rows] == ["error:3008", "error:3008", "ok", "ok"]
     assert [r["cost"] for r in rows[:2]] == ["0", "0"]
     service.close()
+
+
+def test_concurrent_requests_each_read_their_own_last_request_id(tmp_path):
+    """env.AI is shared by every request of a Worker; lastRequestId is the current request's own call."""
+    service = make_service(tmp_path)
+    binding = AiBinding(service, "w")
+
+    async def one_request(image: list[int]) -> tuple[str, str]:
+        await binding.run(DETR, {"image": image})
+        await asyncio.sleep(0.05)  # another request's call finishes meanwhile
+        return binding.lastRequestId, binding.lastRequestId
+
+    async def many() -> list[tuple[str, str]]:
+        return await asyncio.gather(*(asyncio.create_task(one_request(list(PNG))) for _ in range(6)))
+
+    seen = [first for first, again in asyncio.run(many())]
+    assert len(set(seen)) == 6 and set(seen) == {r["request_id"] for r in ledger_rows(service)}
+    service.close()
