@@ -29,7 +29,7 @@ def uint8_bytes(values: Any, name: str = "image") -> bytes:
             bad = next((v for v in values if isinstance(v, int) and not 0 <= v <= 255), None)
             raise BadInput(f"'{name}' values must be integers from 0 to 255, found {bad!r}") from None
         except TypeError:
-            bad = next((v for v in values if not isinstance(v, int) or isinstance(v, bool)), None)
+            bad = next((v for v in values if not isinstance(v, int)), None)  # bools are ints to bytes()
             raise BadInput(f"'{name}' must be an array of integers from 0 to 255, found {bad!r}") from None
         return data
     raise BadInput(f"'{name}' must be an array of integers from 0 to 255 or binary data, not {type(values).__name__}")

@@ -37,3 +37,48 @@ def test_image_bytes_splits_parameters_and_rejects_empty():
         image_bytes({"picture": [1]})
     with pytest.raises(MissingBody):
         image_bytes(None)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([1, 256], "'image' values must be integers from 0 to 255, found 256"),
+        ([3, -1], "'image' values must be integers from 0 to 255, found -1"),
+        ([1, 1.5], "'image' must be an array of integers from 0 to 255, found 1.5"),
+        ([1, True, "a"], "'image' must be an array of integers from 0 to 255, found 'a'"),
+        ([[1, 2]], "'image' must be an array of integers from 0 to 255, found [1, 2]"),
+        (
+            np.array([1, 2], dtype=np.int32),
+            "'image' must be a flat array of uint8 values, not a int32 array of shape (2,)",
+        ),
+        (
+            np.zeros((2, 2), dtype=np.uint8),
+            "'image' must be a flat array of uint8 values, not a uint8 array of shape (2, 2)",
+        ),
+        ("text", "'image' must be an array of integers from 0 to 255 or binary data, not str"),
+        (12, "'image' must be an array of integers from 0 to 255 or binary data, not int"),
+    ],
+)
+def test_bad_arrays_say_exactly_what_is_wrong(value, message):
+    with pytest.raises(BadInput) as info:
+        uint8_bytes(value)
+    assert info.value.message == message
+
+
+def test_image_bytes_messages_and_the_raw_body_path():
+    with pytest.raises(BadInput) as empty:
+        image_bytes({"image": []})
+    assert empty.value.message == "'image' is empty"
+    with pytest.raises(BadInput) as missing:
+        image_bytes({"picture": [1]})
+    assert missing.value.message == "required properties at '/' are 'image'" and missing.value.code == 5006
+    with pytest.raises(MissingBody) as none:
+        image_bytes(None)
+    assert none.value.code == 3003 and "Request body is missing" in none.value.message
+    assert image_bytes(b"\x01\x02") == (b"\x01\x02", {})
+    with pytest.raises(BadInput) as raw_empty:
+        image_bytes(b"")
+    assert raw_empty.value.message == "'image' is empty"
+    assert uint8_bytes(bytearray(b"\x05"), "audio") == b"\x05" and uint8_bytes(np.array([7], dtype=np.uint8)) == b"\x07"
+    with pytest.raises(BadInput, match="'audio' values"):
+        uint8_bytes([300], "audio")

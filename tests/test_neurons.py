@@ -126,3 +126,44 @@ def test_costs_project_refuses_unknown_models(tmp_path, args, capsys):
     config.write_text('name = "p"\n')
     assert cli_main(["costs", "project", "--config", str(config), *args]) == 2
     assert "No such model" in capsys.readouterr().err
+
+
+def test_bill_and_projection_json_say_every_figure_under_its_name():
+    from runtime.metering.neurons import bill_json, day_bills, project
+
+    bills = day_bills([("2024-05-01", 20_000, 20_000 * DETR_PRICE), ("2024-05-02", 10, 10 * DETR_PRICE)], PLAN)
+    assert bill_json(bills, PLAN) == {
+        "neuron_price_usd_per_1000": "0.011",
+        "free_neurons_per_day": 10_000,
+        "list_usd": "0.150075",
+        "bill_usd": "0.04",
+        "days": [
+            {
+                "day": "2024-05-01",
+                "requests": 20_000,
+                "list_usd": "0.15",
+                "neurons": "13636.363636",
+                "billable_neurons": "3636.363636",
+                "bill_usd": "0.04",
+            },
+            {
+                "day": "2024-05-02",
+                "requests": 10,
+                "list_usd": "0.000075",
+                "neurons": "6.818182",
+                "billable_neurons": "0.000000",
+                "bill_usd": "0.00",
+            },
+        ],
+    }
+    assert project(20_000 * DETR_PRICE, 20_000, PLAN) == {
+        "requests_per_day": 20_000,
+        "per_day_list_usd": "0.15",
+        "per_day_bill_usd": "0.04",
+        "per_month_list_usd": "4.50",
+        "per_month_bill_usd": "1.20",
+        "neurons_per_day": "13636.363636",
+        "free_neurons_per_day": 10_000,
+        "month_days": 30,
+    }
+    assert project(DETR_PRICE, 1, PLAN, days=7)["month_days"] == 7

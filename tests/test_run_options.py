@@ -162,3 +162,54 @@ def test_concurrent_requests_each_read_their_own_last_request_id(tmp_path):
     seen = [first for first, again in asyncio.run(many())]
     assert len(set(seen)) == 6 and set(seen) == {r["request_id"] for r in ledger_rows(service)}
     service.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        (False, False),
+        (None, False),
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("TRUE ", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("", False),
+    ],
+)
+def test_boolean_options_read_json_and_query_text(value, expected):
+    from runtime.runoptions import truthy
+
+    assert truthy(value, "rejectIfBusy") is expected
+
+
+@pytest.mark.parametrize("value", ["perhaps", 1, 0, 2.5, [], {}])
+def test_other_boolean_option_values_are_refused(value):
+    from runtime.runoptions import truthy
+
+    with pytest.raises(Exception, match="rejectIfBusy must be true or false") as info:
+        truthy(value, "rejectIfBusy")
+    assert info.value.code == 5006
+
+
+def test_rest_options_from_the_query_and_the_body():
+    from runtime.runoptions import RunOptions
+
+    query = {"rejectIfBusy": "true", "queueRequest": "0", "websocket": "false", "other": "x"}
+    got = RunOptions.from_rest(query, ["a,b", "c"], None)
+    assert got == RunOptions(tags=("a", "b", "c"), reject_if_busy=True, queue_request=False, websocket=False)
+    over = RunOptions.from_rest({"rejectIfBusy": "true"}, ["a"], {"rejectIfBusy": False, "tags": ["z"]})
+    assert over == RunOptions(tags=("z",), reject_if_busy=False)  # the body's options win
+    assert RunOptions.from_rest({"websocket": "1"}, [], None).websocket is True
+    assert RunOptions.from_rest({"queueRequest": "true"}, [], None).queue_request is True
+    assert RunOptions.from_mapping({"websocket": True, "queueRequest": False}) == RunOptions(websocket=True)
+    with pytest.raises(Exception, match="options must be an object"):
+        RunOptions.from_rest({}, [], ["not", "an", "object"])
+    with pytest.raises(Exception, match="does not support websocket connections"):
+        RunOptions(websocket=True).refuse_unsupported(DETR)
+    with pytest.raises(Exception, match=f"{DETR} does not support asynchronous batch requests"):
+        RunOptions(queue_request=True).refuse_unsupported(DETR)
+    RunOptions(tags=("a",), reject_if_busy=True).refuse_unsupported(DETR)  # nothing to refuse

@@ -1,0 +1,74 @@
+"""Classifier pre-processing for the configurations a model folder may carry (ConvNext with and without crop_pct,
+at 224 and 384, ViT sizes with and without rescale/normalize, custom mean/std, BiT and MobileNetV2 shortest-edge
++ centre crop, a crop larger than the image), compared with what transformers' own image processors gave for the
+same saved preprocessor_config.json (tests/fixtures/build_processor_reference.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import FIXTURE_MODELS, FIXTURES
+
+from runtime.inference.families import load_model
+from runtime.inference.images import decode_image
+
+REFERENCE = json.loads((FIXTURES / "expected" / "processors.json").read_text())
+CASES = [(v, image) for v, spec in REFERENCE["variants"].items() for image in spec["cases"]]
+
+
+def folder_with(tmp_path: Path, variant: str) -> Path:
+    """The fixture ResNet folder with the variant's preprocessor_config.json."""
+    folder = tmp_path / variant
+    shutil.copytree(FIXTURE_MODELS / "resnet", folder)
+    config = dict(REFERENCE["variants"][variant]["preprocessor_config"])
+    if "default" in variant:  # what ConvNext assumes when the file leaves them out: crop_pct 224/256, bicubic
+        config.pop("crop_pct")
+        config.pop("resample")
+    (folder / "preprocessor_config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize(("variant", "image"), CASES, ids=[f"{v}-{i}" for v, i in CASES])
+def test_pixel_values_match_transformers_for_each_config(tmp_path, variant, image):
+    family = load_model(folder_with(tmp_path, variant), task="image-classification").family
+    want = REFERENCE["variants"][variant]["cases"][image]
+    pixels = family.pixel_values_for(decode_image((FIXTURES / "images" / image).read_bytes()))
+    assert list(pixels.shape) == want["shape"]
+    scale = max(1.0, max(abs(v) for p in want["probes"] for v in p["values"]))  # no rescale: values up to 255
+    for probe in want["probes"]:
+        got = pixels[0, :, probe["y"], probe["x"]]
+        assert np.allclose(got, probe["values"], atol=1e-4 * scale), (probe, got.tolist())
+    means = pixels.astype(np.float64).mean(axis=(0, 2, 3))
+    assert np.allclose(means, want["channel_mean"], atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize(
+    ("config", "num_labels", "expected"),
+    [
+        ({"output_is_probability": True, "problem_type": "multi_label_classification"}, 5, "none"),
+        ({"problem_type": "regression"}, 5, "none"),
+        ({"problem_type": "multi_label_classification"}, 5, "sigmoid"),
+        ({}, 1, "sigmoid"),
+        ({"problem_type": "single_label_classification"}, 1, "sigmoid"),  # one label wins, as in the pipeline
+        ({"problem_type": "single_label_classification"}, 0, "softmax"),
+        ({}, 5, "softmax"),
+        ({"function_to_apply": "sigmoid"}, 0, "sigmoid"),
+        ({}, 0, "none"),
+    ],
+)
+def test_the_default_function_follows_the_pipelines_rule(tmp_path, config, num_labels, expected):
+    """transformers' image-classification pipeline: regression gets no function, multi-label or a single label
+    sigmoid, single-label or several labels softmax, else the config's function_to_apply (or none)."""
+    folder = tmp_path / "m"
+    shutil.copytree(FIXTURE_MODELS / "resnet", folder)
+    base = json.loads((folder / "config.json").read_text())
+    base.pop("problem_type", None)
+    labels = {str(i): f"L{i}" for i in range(num_labels)}
+    (folder / "config.json").write_text(json.dumps({**base, **config, "id2label": labels, "num_labels": num_labels}))
+    family = load_model(folder, task="image-classification").family
+    assert family.num_labels == num_labels and family.default_function == expected
+    assert family.check_params({})["function_to_apply"] == expected
