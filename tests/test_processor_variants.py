@@ -62,7 +62,8 @@ def test_pixel_values_match_transformers_for_each_config(tmp_path, variant, imag
 )
 def test_the_default_function_follows_the_pipelines_rule(tmp_path, config, num_labels, expected):
     """transformers' image-classification pipeline: regression gets no function, multi-label or a single label
-    sigmoid, single-label or several labels softmax, else the config's function_to_apply (or none)."""
+    sigmoid, single-label or several labels softmax, else the config's function_to_apply (or none); before all
+    that, the emulator's own `output_is_probability` (a graph that already ends in a softmax) means none."""
     folder = tmp_path / "m"
     shutil.copytree(FIXTURE_MODELS / "resnet", folder)
     base = json.loads((folder / "config.json").read_text())

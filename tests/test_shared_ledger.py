@@ -92,6 +92,10 @@ def test_two_emulators_share_one_ledger_through_a_sigkill(tmp_path, ledger_targe
                 stop(proc)
 
     answered = {**got_east, **got_west, **again_east, **again_west}
+    print(
+        f"shared ledger ({ledger_target.split(':')[0]}): {len(answered)} answers, east killed after"
+        f" {len(got_east)}; team total ${team['total_usd']} over {team['requests']} rows"
+    )
     assert len(answered) == len(got_east) + len(got_west) + len(again_east) + len(again_west)
     rows = all_rows(ledger_target)
     ids = [r for r, _, _ in rows]
