@@ -118,6 +118,12 @@ def test_tags_and_an_abort_signal_from_js_work_in_a_worker(entry_url: str, servi
     assert expired.json() == {"aborted": "TimeoutError: The operation was aborted due to timeout"}
 
 
+def test_request_cf_is_a_plausible_local_location(entry_url: str) -> None:
+    cf = httpx.get(f"{entry_url}/cf", headers={"accept-encoding": "gzip, br"}).json()
+    assert cf["colo"] == "LOCAL" and cf["country"] == "US" and cf["httpProtocol"] == "HTTP/1.1"
+    assert cf["clientAcceptEncoding"] == "gzip, br" and isinstance(cf["asn"], int) and cf["timezone"]
+
+
 def test_unknown_model_raises_5007(entry_url: str) -> None:
     r = httpx.post(f"{entry_url}/bad", json={"model": "@cf/nobody/nothing", "inputs": {"image": [1, 2]}})
     assert r.status_code == 422

@@ -8,7 +8,7 @@ keeps serving.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request as StarletteRequest
@@ -72,6 +72,7 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
             f"Request body is larger than the limit of {limit} bytes ([emulator] max_body_bytes)\n", status_code=413
         )
     worker_request = Request(str(request.url), request.method, list(request.headers.items()), body)
+    worker_request.cf = local_cf(request)
     wctx = Context()
     token = CURRENT_ROUTE.set(request.url.path)
     ctx_token = CURRENT_CONTEXT.set(wctx)  # `from workers import wait_until`
@@ -112,6 +113,35 @@ async def serve(request: StarletteRequest) -> StarletteResponse:
     if weights and "x-emu-weights" not in out.headers:
         out.headers["x-emu-weights"] = weights
     return out
+
+
+def local_cf(request: StarletteRequest) -> dict[str, Any]:
+    """`request.cf` as wrangler's local mode fills it: a plausible fixed location (no geolocation offline), with
+    what this request really says about its protocol and encodings."""
+    version = request.scope.get("http_version", "1.1")
+    return {
+        "colo": "LOCAL",
+        "country": "US",
+        "continent": "NA",
+        "city": "Austin",
+        "region": "Texas",
+        "regionCode": "TX",
+        "postalCode": "78701",
+        "metroCode": "635",
+        "timezone": "America/Chicago",
+        "latitude": "30.27130",
+        "longitude": "-97.74260",
+        "asn": 0,
+        "asOrganization": "workers-ai-emu (local)",
+        "httpProtocol": f"HTTP/{version}",
+        "clientTcpRtt": 0,
+        "clientAcceptEncoding": request.headers.get("accept-encoding", ""),
+        "requestPriority": "",
+        "edgeRequestKeepAliveStatus": 1,
+        "tlsVersion": "",  # the local server speaks plain HTTP
+        "tlsCipher": "",
+        "verifiedBotCategory": "",
+    }
 
 
 ROUTES: list[BaseRoute] = [Route("/{path:path}", serve, methods=METHODS, name="worker")]

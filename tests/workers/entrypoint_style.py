@@ -29,6 +29,8 @@ class Default(WorkerEntrypoint):
             except InferenceUpstreamError as e:
                 return Response.json({"caught": str(e), "type": type(e).__name__}, status=422)
             return Response.json({"caught": None})
+        if path == "/cf":
+            return Response.json(request.cf)
         if path == "/env":
             return Response.json(
                 {
