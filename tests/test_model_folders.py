@@ -1,0 +1,113 @@
+"""Model folders as data: which family a folder's config selects, where a classifier's labels come from, what a
+YOLOX folder's settings default to, and NMS details (ties, IoU at the threshold, per-class separation)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import FIXTURE_MODELS
+from test_yolox import LABELS, make_folder, png, row
+
+from runtime.errors import ModelError
+from runtime.inference.classification import ClassifierFamily, read_labels
+from runtime.inference.families import load_model
+from runtime.inference.yolox import DEFAULT_NMS_IOU, DEFAULT_STRIDES, YoloxFamily, batched_nms, nms
+
+
+@pytest.mark.parametrize(
+    ("config", "processor", "expected"),
+    [
+        ({"model_type": "yolox"}, {}, True),
+        ({"model_type": "YOLOX"}, {}, True),
+        ({}, {"image_processor_type": "YoloxImageProcessor"}, True),
+        ({"model_type": "detr"}, {"image_processor_type": "DetrImageProcessor"}, False),
+        ({}, {"image_processor_type": "MyYoloxProcessor"}, False),
+        ({}, {}, False),
+    ],
+)
+def test_which_folders_are_yolox(config, processor, expected):
+    assert YoloxFamily.matches(config, processor) is expected
+
+
+def test_labels_from_txt_json_a_named_file_or_none(tmp_path: Path):
+    assert read_labels(tmp_path, {}) == {}
+    (tmp_path / "labels.json").write_text(json.dumps({"2": "two", "0": "zero"}))
+    assert read_labels(tmp_path, {}) == {2: "two", 0: "zero"}
+    (tmp_path / "labels.txt").write_text("cat\n dog \nbird\n\n")
+    assert read_labels(tmp_path, {}) == {0: "cat", 1: "dog", 2: "bird"}  # .txt first; trailing blanks dropped
+    (tmp_path / "names.json").write_text(json.dumps(["a", "b"]))
+    assert read_labels(tmp_path, {"labels_file": "names.json"}) == {0: "a", 1: "b"}
+    with pytest.raises(ModelError, match="labels_file 'missing.txt' named in config.json is not in"):
+        read_labels(tmp_path, {"labels_file": "missing.txt"})
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read labels from .*broken.json"):
+        read_labels(tmp_path, {"labels_file": "broken.json"})
+
+
+def test_a_classifier_without_id2label_reads_its_labels_file(tmp_path: Path):
+    folder = tmp_path / "m"
+    shutil.copytree(FIXTURE_MODELS / "resnet", folder)
+    config = json.loads((folder / "config.json").read_text())
+    n = len(config["id2label"])
+    config.pop("id2label")
+    config.pop("label2id", None)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "labels.txt").write_text("\n".join(f"thing {i}" for i in range(n)))
+    family = load_model(folder, task="image-classification").family
+    assert isinstance(family, ClassifierFamily) and family.label(3) == "thing 3" and family.num_labels == n
+
+
+def test_yolox_settings_default_as_documented(tmp_path: Path):
+    rows = np.zeros((21, 85), np.float32)
+    bare = make_folder(tmp_path, rows)
+    config = {"model_type": "yolox", "id2label": LABELS}  # no strides, no NMS threshold
+    (bare / "config.json").write_text(json.dumps(config))
+    (bare / "preprocessor_config.json").write_text(
+        json.dumps({"image_processor_type": "YoloxImageProcessor", "size": {"height": 32, "width": 32}})
+    )
+    family = load_model(bare, task="object-detection").family
+    assert isinstance(family, YoloxFamily)
+    assert family.strides == DEFAULT_STRIDES and family.iou_threshold == DEFAULT_NMS_IOU
+    assert (family.letterbox, family.pad_value, family.resample, family.bgr) == (True, 114, 2, True)
+    assert family.decoded is False and family.images == "images" and family.output == "output"
+    pixels, rx, ry = family.pixel_values_for(__import__("PIL.Image").Image.new("RGB", (64, 16), (10, 20, 30)))
+    assert pixels.shape == (1, 3, 32, 32) and (rx, ry) == (0.5, 0.5)
+    assert pixels[0, :, 0, 0].tolist() == [30.0, 20.0, 10.0]  # BGR, raw 0-255, image at the top left
+    assert pixels[0, :, 31, 0].tolist() == [114.0, 114.0, 114.0]  # letterbox padding below
+
+
+def test_yolox_size_from_the_graph_or_a_clear_error(tmp_path: Path):
+    rows = np.zeros((21, 85), np.float32)
+    folder = make_folder(tmp_path, rows, processor={"size": None})
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    processor.pop("size")
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    family = load_model(folder, task="object-detection").family  # the constant graph's input is 1x3x32x32
+    assert (family.height, family.width) == (32, 32)
+
+
+def test_nms_keeps_the_first_of_tied_scores_and_suppresses_only_above_the_threshold():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 5]], dtype=np.float32)
+    scores = np.array([0.5, 0.5, 0.5, 0.9], dtype=np.float32)
+    assert nms(boxes, scores, 0.5).tolist() == [3, 0, 2]  # box 1 ties box 0 and overlaps it fully: suppressed
+    # box 3 covers half of box 0: IoU exactly 0.5 is kept at threshold 0.5, suppressed below it
+    assert nms(boxes[[0, 3]], scores[[0, 3]], 0.5).tolist() == [1, 0]
+    assert nms(boxes[[0, 3]], scores[[0, 3]], 0.49).tolist() == [1]
+    classes = np.array([0, 1, 0, 0])
+    assert batched_nms(boxes, scores, classes, 0.5).tolist() == [3, 0, 1, 2]  # box 1 is another class: kept
+    assert batched_nms(np.zeros((0, 4), np.float32), np.zeros(0), np.zeros(0), 0.5).tolist() == []
+
+
+def test_yolox_decoded_exports_and_thresholds(tmp_path: Path):
+    rows = np.zeros((21, 85), np.float32)
+    row(rows, 0, (16, 16, 8, 4), 0.8, {5: 0.9})  # already decoded: centre 16,16, 8x4 px
+    model = load_model(make_folder(tmp_path, rows, config={"decoded": True}), task="object-detection")
+    [one] = model.predict(png(32, 32), model.family.check_params({}))
+    assert one["label"] == "class5" and math.isclose(one["score"], 0.72, rel_tol=1e-6)
+    assert one["box"] == {"xmin": 12, "ymin": 14, "xmax": 20, "ymax": 18}
+    assert model.predict(png(32, 32), model.family.check_params({"threshold": 0.75})) == []
