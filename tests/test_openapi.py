@@ -14,7 +14,11 @@ from api_support import DETR, fixture_catalog, make_service, serve
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from starlette.routing import Mount, Route
 
 from runtime.http import openapi
@@ -147,6 +151,22 @@ def test_the_descriptions_examples_run_real_inference_on_both_doors(fuzzed_serve
     assert r.status_code == 200 and isinstance(r.json(), list) and r.json()[0]["label"], r.text
 
 
+def test_a_newline_in_a_path_reaches_the_door_and_gets_its_coded_error(fuzzed_server):
+    """Found by schemathesis: starlette's `path` parameters (and mounts) stopped at a newline, so such paths got
+    starlette's bare 404 "Not Found" from no door, without the door's format, its headers or a ledger row."""
+    r = httpx.post(f"{fuzzed_server}/client/v4/accounts/a/ai/run/x%0Ay", content=b"\x89PNG")
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == 5007, r.text
+    assert r.headers["x-emu-cost-usd"] == "0" and r.headers["x-emu-request-id"]
+    r = httpx.get(f"{fuzzed_server}/client/v4/%0A")
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == 7000, r.text
+    r = httpx.get(f"{fuzzed_server}/hf-inference/models/a%0Ab/health")
+    assert r.status_code == 404 and "error" in r.json() and r.headers["x-emu-request-id"], r.text
+    r = httpx.post(f"{fuzzed_server}/hf-inference/models/a%0Ab", content=b"\x89PNG")
+    assert r.status_code == 404 and "does not exist" in r.json()["error"], r.text
+    rows = httpx.get(f"{fuzzed_server}/cdn-cgi/emu/requests", params={"limit": 1000}).json()["requests"]
+    assert {"x\ny", "a\nb"} <= {row["model"] for row in rows}  # both inference requests metered
+
+
 # Injected faults are server errors on purpose: setting them is tested in test_faults.py, not fuzzed here.
 schema = schemathesis.openapi.from_dict(DESCRIBED).exclude(method="POST", path="/cdn-cgi/emu/faults")
 
@@ -155,7 +175,9 @@ schema = schemathesis.openapi.from_dict(DESCRIBED).exclude(method="POST", path="
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(case, fuzzed_server):
     response = case.call_and_validate(
-        base_url=fuzzed_server, checks=[not_a_server_error, response_schema_conformance], timeout=60
+        base_url=fuzzed_server,
+        checks=[not_a_server_error, response_schema_conformance, response_headers_conformance, status_code_conformance],
+        timeout=60,
     )
     statuses = TALLY.setdefault(case.operation.label, {})
     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
