@@ -7,6 +7,7 @@ tomllib and json report no positions for valid-but-wrong values, so lines are fo
 from __future__ import annotations
 
 import difflib
+import io
 import re
 import tomllib
 from dataclasses import dataclass
@@ -267,14 +268,19 @@ def read_dev_vars(path: Path) -> dict[str, str]:
     from dotenv.parser import parse_stream
 
     secrets: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for binding in parse_stream(f):
-            if binding.error or (binding.key is not None and binding.value is None):
-                raise ConfigError(
-                    f"{path}:{binding.original.line}: expected KEY=value (the value is not shown: it may be a secret)"
-                )
-            if binding.key is not None and binding.value is not None:
-                secrets[binding.key] = binding.value
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (the value is not shown: it may be a secret)") from None
+    for binding in parse_stream(io.StringIO(text, newline=None)):  # newline=None: \r\n and \r read as \n
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise ConfigError(
+                f"{path}:{binding.original.line}: expected KEY=value (the value is not shown: it may be a secret)"
+            )
+        if binding.key is not None and binding.value is not None:
+            secrets[binding.key] = binding.value
     return secrets
 
 
@@ -296,6 +302,9 @@ def parse_config(path: Path) -> tuple[dict[str, Any], Source]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {e.start})") from None
     is_json = path.suffix in (".json", ".jsonc")
     source = Source(path, text, is_json)
     try:

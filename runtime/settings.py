@@ -8,6 +8,7 @@ defaults of the classes that take these values. Adding a key means adding one fi
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Callable
@@ -48,7 +49,13 @@ def number(minimum: float, strict: bool = False) -> Check:
             raise TypeError("a number")
         if v < minimum or (strict and v == minimum) or v != v:
             raise ValueError(f"greater than {minimum:g}" if strict else f"at least {minimum:g}")
-        return float(v)
+        try:
+            value = float(v)
+        except OverflowError:  # an integer beyond any float
+            value = math.inf
+        if math.isinf(value):
+            raise ValueError("a finite number")
+        return value
 
     return Check(f"number {'>' if strict else '≥'} {minimum:g}", convert)
 

@@ -35,10 +35,11 @@ class AppContext:
 
 
 def create_app(ctx: AppContext) -> Starlette:
-    from . import cloudflare, huggingface, internal, worker
+    from . import cloudflare, huggingface, internal, openapi, worker
 
     routes: list[BaseRoute] = [
         *internal.routes(ctx),
+        *openapi.ROUTES,  # /cdn-cgi/emu/openapi.json: the description of all of these
         *cloudflare.routes(ctx),
         *huggingface.routes(ctx),
         *worker.routes(ctx),  # last: the Worker receives every other path

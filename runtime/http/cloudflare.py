@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from ..catalog import shown
 from ..errors import BadInput, EmuError, NoRoute
 from ..gateway import GatewayOptions
 from ..listing import author_object, author_of, matches_task, model_object, task_object
@@ -27,6 +28,7 @@ PREFIX = "/client/v4"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 2**31 - 1  # a page number is echoed in result_info: keep it a JSON-safe integer
 
 
 def envelope(result: Any, **extra: Any) -> dict[str, Any]:
@@ -43,16 +45,17 @@ def error_response(error: EmuError, request_id: str) -> Response:
     return wire.json_response(body, error.status, wire.emu_headers(request_id))
 
 
-def positive_int(request: Request, name: str, default: int, high: int | None = None) -> int:
+def positive_int(request: Request, name: str, default: int, high: int | None = None, limit: int = MAX_PAGE) -> int:
+    """A positive integer query parameter: `high` clamps it (per_page), over `limit` it is refused."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise BadInput(f"query parameter {name!r} must be a positive integer, not {raw!r}") from None
-    if value < 1:
-        raise BadInput(f"query parameter {name!r} must be a positive integer, not {raw!r}")
+        raise BadInput(f"query parameter {name!r} must be a positive integer, not {shown(raw)!r}") from None
+    if value < 1 or (value > limit and not high):
+        raise BadInput(f"query parameter {name!r} must be a positive integer up to {limit}, not {shown(raw)!r}")
     return min(value, high) if high else value
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
     from .app import AppContext
 
 ErrorResponse = Callable[[EmuError, str], Response]
+
+
+class AnyPath(PathConvertor):
+    """starlette's `{x:path}` (and every Mount) matches `.*`, which stops at a newline: a request for
+    `/client/v4/accounts/a/ai/run/x%0A` matched no door and got starlette's bare 404, unmetered. Every path
+    parameter here matches any characters, so such a request reaches its door and gets that door's coded error."""
+
+    regex = r"[\s\S]*"
+
+
+# Registered before any route of the doors is compiled (each door module imports this one first).
+register_url_convertor("path", AnyPath())
 
 JSON_OFF_LOOP_BYTES = 256 * 1024  # parse bigger JSON bodies on a thread so the event loop keeps serving
 

@@ -81,23 +81,31 @@ class Param:
     def check(self, name: str, value: Any) -> Any:
         """The valid value (numbers as float/int, choices lower-cased); BadInput naming the parameter."""
         if self.kind == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise BadInput(f"parameter {name!r} must be a number, not {value!r}")
-            if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadInput(f"parameter {name!r} must be a number, not {_shown(value)}")
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond any float
+                number = math.inf if value > 0 else -math.inf
+            if math.isnan(number) or (math.isinf(number) and self.minimum is None and self.maximum is None):
+                raise BadInput(f"parameter {name!r} must be a number, not {_shown(value)}")
+            if (self.minimum is not None and number < self.minimum) or (
+                self.maximum is not None and number > self.maximum
             ):
-                raise BadInput(f"parameter {name!r} must be between {self.minimum} and {self.maximum}, not {value!r}")
-            return float(value)
+                raise BadInput(
+                    f"parameter {name!r} must be between {self.minimum} and {self.maximum}, not {_shown(value)}"
+                )
+            return number
         if self.kind == "integer":
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise BadInput(f"parameter {name!r} must be an integer, not {value!r}")
+                raise BadInput(f"parameter {name!r} must be an integer, not {_shown(value)}")
             if self.minimum is not None and value < self.minimum:
-                raise BadInput(f"parameter {name!r} must be at least {int(self.minimum)}, not {value!r}")
+                raise BadInput(f"parameter {name!r} must be at least {int(self.minimum)}, not {_shown(value)}")
             return value
         if not isinstance(value, str) or (self.choices and value.lower() not in self.choices):
-            raise BadInput(f"parameter {name!r} must be one of {', '.join(self.choices)}, not {value!r}")
+            raise BadInput(f"parameter {name!r} must be one of {', '.join(self.choices)}, not {_shown(value)}")
         return value.lower() if self.choices else value
 
     def schema(self) -> dict[str, Any]:
@@ -110,6 +118,15 @@ class Param:
             out["enum"] = list(self.choices)
         out["description"] = self.doc
         return out
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as an error message quotes it: its repr, cut short (a huge int has no repr past 4300 digits)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<an integer of about {value.bit_length() * 0.30103:.0f} digits>"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def read_json(path: Path) -> dict[str, Any]:
