@@ -47,6 +47,7 @@ def test_with_a_token_nothing_but_liveness_is_open(tmp_path):
         "/cdn-cgi/emu/ready",
         "/cdn-cgi/emu/metrics",
         "/cdn-cgi/emu/faults",
+        "/cdn-cgi/emu/openapi.json",
         "/client/v4/accounts/a/ai/models/search",
     ]
     with serve(service) as base, httpx.Client(base_url=base, timeout=30) as http:

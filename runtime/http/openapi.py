@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..errors import NoSuchModel
+from ..metering.report import DIMENSIONS
 from ..schemas import input_schema, output_schema
 from . import cloudflare, internal
 
@@ -401,7 +402,8 @@ def _costs(spec: Spec) -> dict[str, Any]:
     op["parameters"] += [
         _query("since", {"type": "string"}, "ISO date or datetime (inclusive)"),
         _query("until", {"type": "string"}, "ISO date or datetime (exclusive)"),
-        _query("by", {"type": "string", "enum": ["model", "day", "route", "source", "weights"]}, "Grouping"),
+        _query("by", {"type": "string", "enum": list(DIMENSIONS)}, "Grouping"),
+        _query("instance", {"type": "string"}, "Only the rows this emulator instance wrote (a shared ledger)"),
     ]
     return op
 
