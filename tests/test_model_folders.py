@@ -111,3 +111,62 @@ def test_yolox_decoded_exports_and_thresholds(tmp_path: Path):
     assert one["label"] == "class5" and math.isclose(one["score"], 0.72, rel_tol=1e-6)
     assert one["box"] == {"xmin": 12, "ymin": 14, "xmax": 20, "ymax": 18}
     assert model.predict(png(32, 32), model.family.check_params({"threshold": 0.75})) == []
+
+
+def test_yolox_edge_cases_that_tell_right_from_nearly_right(tmp_path: Path):
+    rows = np.zeros((21, 85), np.float32)
+    row(rows, 0, (10, 22, 8, 4), 1.0, {5: 0.5})  # decoded export: centre (10, 22), 8x4; score exactly 0.5
+    model = load_model(make_folder(tmp_path / "a", rows, config={"decoded": True}), task="object-detection")
+    assert model.predict(png(32, 32), model.family.check_params({"threshold": 0.5})) == []  # strictly above
+    [one] = model.predict(png(32, 32), model.family.check_params({"threshold": 0.49}))
+    assert one["box"] == {"xmin": 6, "ymin": 20, "xmax": 14, "ymax": 24}
+    # two classes' boxes on top of each other, in a tiny coordinate range: both kept (per-class NMS)
+    boxes = np.array([[0.1, 0.1, 0.6, 0.6], [0.1, 0.1, 0.6, 0.6]], dtype=np.float32)
+    assert sorted(batched_nms(boxes, np.array([0.9, 0.8]), np.array([0, 1]), 0.5).tolist()) == [0, 1]
+    # a grid that does not match the output rows: the message gives both counts
+    wrong = load_model(make_folder(tmp_path / "w", rows, config={"strides": [8, 16]}), task="object-detection")
+    with pytest.raises(ModelError, match=r"YOLOX output has 21 rows, the grid of strides \[8, 16\] on 32x32 has 20"):
+        wrong.predict(png(20, 20), wrong.family.check_params({}))
+
+
+def test_yolox_input_size_comes_from_the_processor_first(tmp_path: Path):
+    rows = np.zeros((21, 85), np.float32)
+    folder = make_folder(tmp_path, rows, processor={"size": {"height": 16, "width": 24}})
+    family = load_model(folder, task="object-detection").family
+    assert (family.height, family.width) == (16, 24)
+    pixels, rx, ry = family.pixel_values_for(__import__("PIL.Image").Image.new("RGB", (48, 48)))
+    assert pixels.shape == (1, 3, 16, 24) and (rx, ry) == (1 / 3, 1 / 3)
+
+
+def test_yolox_preprocessing_settings_each_change_the_input(tmp_path: Path):
+    from PIL import Image
+
+    rows = np.zeros((21, 85), np.float32)
+    image = Image.new("RGB", (64, 16), (10, 20, 30))
+    plain = load_model(
+        make_folder(tmp_path / "p", rows, processor={"letterbox": False, "channel_order": "rgb", "resample": 3}),
+        task="object-detection",
+    ).family
+    pixels, rx, ry = plain.pixel_values_for(image)
+    assert (rx, ry) == (0.5, 2.0) and plain.resample == 3 and plain.bgr is False
+    assert np.all(pixels[0, 0] == 10) and np.all(pixels[0, 2] == 30)  # stretched, RGB, raw values everywhere
+    scaled = load_model(
+        make_folder(
+            tmp_path / "s",
+            rows,
+            processor={
+                "pad_value": 0,
+                "do_rescale": True,
+                "do_normalize": True,
+                "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.25, 0.5, 1.0],
+                "rescale_factor": 0.5 / 255,
+            },
+        ),
+        task="object-detection",
+    ).family
+    pixels, rx, ry = scaled.pixel_values_for(image)
+    assert (rx, ry) == (0.5, 0.5) and scaled.pad_value == 0
+    top = pixels[0, :, 0, 0].tolist()  # BGR: 30, 20, 10 scaled by 0.5/255, minus 0.5, over the std
+    assert np.allclose(top, [(30 * 0.5 / 255 - 0.5) / 0.25, (20 * 0.5 / 255 - 0.5) / 0.5, (10 * 0.5 / 255 - 0.5) / 1.0])
+    assert np.allclose(pixels[0, :, 31, 0], [-0.5 / 0.25, -0.5 / 0.5, -0.5 / 1.0])  # padding of 0, normalised

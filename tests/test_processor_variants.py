@@ -1,6 +1,6 @@
-"""Classifier pre-processing for the configurations a model folder may carry (ConvNext with and without crop_pct,
+"""Classifier and DETR pre-processing for the configurations a model folder may carry (ConvNext with and without crop_pct,
 at 224 and 384, ViT sizes with and without rescale/normalize, custom mean/std, BiT and MobileNetV2 shortest-edge
-+ centre crop, a crop larger than the image), compared with what transformers' own image processors gave for the
++ centre crop, a crop larger than the image; DETR's size rules, resampling, rescale and normalisation), compared with what transformers' own image processors gave for the
 same saved preprocessor_config.json (tests/fixtures/build_processor_reference.py)."""
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ CASES = [(v, image) for v, spec in REFERENCE["variants"].items() for image in sp
 
 
 def folder_with(tmp_path: Path, variant: str) -> Path:
-    """The fixture ResNet folder with the variant's preprocessor_config.json."""
+    """The fixture ResNet (or DETR) folder with the variant's preprocessor_config.json."""
     folder = tmp_path / variant
-    shutil.copytree(FIXTURE_MODELS / "resnet", folder)
+    shutil.copytree(FIXTURE_MODELS / ("detr" if variant.startswith("detr") else "resnet"), folder)
     config = dict(REFERENCE["variants"][variant]["preprocessor_config"])
-    if "default" in variant:  # what ConvNext assumes when the file leaves them out: crop_pct 224/256, bicubic
-        config.pop("crop_pct")
+    if variant == "convnext-224-default-crop-pct":  # ConvNext's defaults when the file leaves them out
+        config.pop("crop_pct")  # 224/256
+        config.pop("resample")  # bicubic
+    if variant == "detr-default":  # DETR's when it leaves out size and resample: 800/1333, bilinear
+        config.pop("size")
         config.pop("resample")
     (folder / "preprocessor_config.json").write_text(json.dumps(config))
     return folder
@@ -34,7 +37,8 @@ def folder_with(tmp_path: Path, variant: str) -> Path:
 
 @pytest.mark.parametrize(("variant", "image"), CASES, ids=[f"{v}-{i}" for v, i in CASES])
 def test_pixel_values_match_transformers_for_each_config(tmp_path, variant, image):
-    family = load_model(folder_with(tmp_path, variant), task="image-classification").family
+    task = "object-detection" if variant.startswith("detr") else "image-classification"
+    family = load_model(folder_with(tmp_path, variant), task=task).family
     want = REFERENCE["variants"][variant]["cases"][image]
     pixels = family.pixel_values_for(decode_image((FIXTURES / "images" / image).read_bytes()))
     assert list(pixels.shape) == want["shape"]
