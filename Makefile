@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test lint install bench clean reference-venv fixtures
+.PHONY: dev test lint install bench clean reference-venv fixtures mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,16 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check runtime tests worker bench
 	$(BIN)/mypy
 
+# Mutation testing of the modules that carry the promises, with the tests that cover them ([tool.mutmut] in
+# pyproject.toml). About 15 minutes on 2 cores; not part of `make test` or CI. Report: docs/testing.md.
+mutate: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[test,mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run || true
+	$(BIN)/python tests/mutation_report.py
+
 clean:
-	rm -rf $(VENV) .emu .pytest_cache
+	rm -rf $(VENV) .emu .pytest_cache mutants
 
 # Dev-only: torch (the local CPU build) + transformers, for rebuilding the reference fixtures and for the benchmarks.
 # Never timm or torchvision (they pull several GB of CUDA packages).
