@@ -60,6 +60,7 @@ def test_pixel_values_match_transformers_for_each_config(tmp_path, variant, imag
         ({"problem_type": "single_label_classification"}, 1, "sigmoid"),  # one label wins, as in the pipeline
         ({"problem_type": "single_label_classification"}, 0, "softmax"),
         ({}, 5, "softmax"),
+        ({}, 2, "softmax"),
         ({"function_to_apply": "sigmoid"}, 0, "sigmoid"),
         ({}, 0, "none"),
     ],
@@ -77,3 +78,24 @@ def test_the_default_function_follows_the_pipelines_rule(tmp_path, config, num_l
     family = load_model(folder, task="image-classification").family
     assert family.num_labels == num_labels and family.default_function == expected
     assert family.check_params({})["function_to_apply"] == expected
+
+
+MINIMAL = ["convnext-224-crop-pct", "vit-224", "bit-shortest-edge-crop", "mobilenet-v2-crop", "detr-480-640"]
+
+
+@pytest.mark.parametrize("variant", MINIMAL)
+def test_a_hand_written_config_gets_the_processor_classes_defaults(tmp_path, variant):
+    """Only the processor type (with a Fast suffix, as newer exports name it), size and crop: everything else is
+    what transformers' processor class assumes (mean/std, resampling, rescale, crop_pct) for the same output."""
+    folder = folder_with(tmp_path, variant)
+    saved = REFERENCE["variants"][variant]["preprocessor_config"]
+    minimal = {k: saved[k] for k in ("size", "crop_size", "do_center_crop") if saved.get(k) is not None}
+    minimal["image_processor_type"] = saved["image_processor_type"] + "Fast"
+    (folder / "preprocessor_config.json").write_text(json.dumps(minimal))
+    task = "object-detection" if variant.startswith("detr") else "image-classification"
+    family = load_model(folder, task=task).family
+    for image, want in REFERENCE["variants"][variant]["cases"].items():
+        pixels = family.pixel_values_for(decode_image((FIXTURES / "images" / image).read_bytes()))
+        assert list(pixels.shape) == want["shape"]
+        for probe in want["probes"]:
+            assert np.allclose(pixels[0, :, probe["y"], probe["x"]], probe["values"], atol=1e-4), (image, probe)

@@ -50,6 +50,21 @@ def read_labels(folder: Path, config: Mapping[str, Any]) -> dict[int, str]:
     return {}
 
 
+# What transformers' image processor classes assume for keys a preprocessor_config.json leaves out:
+# (mean, std, resample, crop_pct). transformers always writes these keys when it saves a config, so this matters
+# only for hand-written folders. Processors not listed fall back to ImageNet's mean/std and bilinear resampling.
+PROCESSOR_DEFAULTS: dict[str, tuple[tuple[float, ...], tuple[float, ...], int, float | None]] = {
+    "ViTImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 2, None),
+    "ConvNextImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 3, 224 / 256),
+    "BitImageProcessor": (transforms.CLIP_MEAN, transforms.CLIP_STD, 3, None),
+    "MobileNetV2ImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 2, None),
+    "BeitImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 3, None),
+    "DeiTImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 3, None),
+    "EfficientNetImageProcessor": (transforms.STANDARD_MEAN, transforms.STANDARD_STD, 3, None),
+}
+FALLBACK_DEFAULTS = (transforms.IMAGENET_MEAN, transforms.IMAGENET_STD, 2, None)
+
+
 class ClassifierFamily(Family):
     """Any single-image classifier: resize (+ crop), rescale, normalise, logits -> sorted top-k labels.
 
@@ -70,18 +85,16 @@ class ClassifierFamily(Family):
         self.kind = str(p.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
         self.size = transforms.processor_size(p) or self._size_from_graph()
         self.crop = transforms.processor_size(p, "crop_size") if p.get("do_center_crop") else {}
-        self.crop_pct = p.get("crop_pct")
-        if self.crop_pct is None and self.kind.startswith("ConvNext"):
-            self.crop_pct = 224 / 256
+        mean, std, resample, crop_pct = PROCESSOR_DEFAULTS.get(self.kind, FALLBACK_DEFAULTS)
+        self.crop_pct = p["crop_pct"] if p.get("crop_pct") is not None else crop_pct
         self.do_resize = p.get("do_resize", True)
-        default_resample = 3 if self.kind.startswith("ConvNext") else 2
-        self.resample = int(p.get("resample", default_resample))
+        self.resample = int(p.get("resample", resample))
         do_rescale, do_normalize = p.get("do_rescale", True), p.get("do_normalize", True)
         self.pixel_values = self.input_name("pixel_values")
         self.tables = transforms.lookup_tables(
             p.get("rescale_factor", 1 / 255) if do_rescale else None,
-            p.get("image_mean", transforms.IMAGENET_MEAN) if do_normalize else None,
-            p.get("image_std", transforms.IMAGENET_STD) if do_normalize else None,
+            p.get("image_mean", mean) if do_normalize else None,
+            p.get("image_std", std) if do_normalize else None,
             dtype=self.input_dtype(self.pixel_values),
         )
         self.bgr = str(p.get("channel_order", "rgb")).lower() == "bgr"

@@ -17,6 +17,9 @@ from ..errors import ImageError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+STANDARD_MEAN = STANDARD_STD = (0.5, 0.5, 0.5)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def size_with_aspect_ratio(height: int, width: int, shortest: int, longest: int | None) -> tuple[int, int]:
