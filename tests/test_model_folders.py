@@ -170,3 +170,23 @@ def test_yolox_preprocessing_settings_each_change_the_input(tmp_path: Path):
     top = pixels[0, :, 0, 0].tolist()  # BGR: 30, 20, 10 scaled by 0.5/255, minus 0.5, over the std
     assert np.allclose(top, [(30 * 0.5 / 255 - 0.5) / 0.25, (20 * 0.5 / 255 - 0.5) / 0.5, (10 * 0.5 / 255 - 0.5) / 1.0])
     assert np.allclose(pixels[0, :, 31, 0], [-0.5 / 0.25, -0.5 / 0.5, -0.5 / 1.0])  # padding of 0, normalised
+
+
+def test_yolox_normalisation_defaults_and_the_configured_iou(tmp_path: Path):
+    from PIL import Image
+
+    rows = np.zeros((21, 85), np.float32)
+    folder = make_folder(tmp_path / "n", rows, processor={"do_rescale": True, "do_normalize": True})
+    family = load_model(folder, task="object-detection").family  # no rescale_factor, mean or std given
+    pixels, _, _ = family.pixel_values_for(Image.new("RGB", (32, 32), (255, 0, 51)))
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet's, by input channel (here B, G, R)
+    want = [(51 / 255 - mean[0]) / std[0], (0 - mean[1]) / std[1], (1.0 - mean[2]) / std[2]]
+    assert np.allclose(pixels[0, :, 5, 5], want, atol=1e-5)
+    # two boxes of one class with IoU 0.6: kept apart at nms_iou_threshold 0.7, merged at the default 0.45
+    row(rows, 0, (0.5, 0.5, math.log(2.0), math.log(2.0)), 1.0, {1: 0.9})  # x 0..16 at stride 8
+    row(rows, 1, (0.0, 0.5, math.log(2.0), math.log(2.0)), 1.0, {1: 0.8})  # x -4..12 (clipped later)
+    loose = load_model(make_folder(tmp_path / "l", rows, config={"nms_iou_threshold": 0.7}), task="object-detection")
+    strict = load_model(make_folder(tmp_path / "s", rows), task="object-detection")
+    assert loose.family.iou_threshold == 0.7
+    assert len(loose.predict(png(32, 32), loose.family.check_params({}))) == 2
+    assert len(strict.predict(png(32, 32), strict.family.check_params({}))) == 1
