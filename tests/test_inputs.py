@@ -44,6 +44,7 @@ def test_image_bytes_splits_parameters_and_rejects_empty():
     [
         ([1, 256], "'image' values must be integers from 0 to 255, found 256"),
         ([3, -1], "'image' values must be integers from 0 to 255, found -1"),
+        ([0, 255, 256], "'image' values must be integers from 0 to 255, found 256"),  # 0 and 255 are fine
         ([1, 1.5], "'image' must be an array of integers from 0 to 255, found 1.5"),
         ([1, True, "a"], "'image' must be an array of integers from 0 to 255, found 'a'"),
         ([[1, 2]], "'image' must be an array of integers from 0 to 255, found [1, 2]"),

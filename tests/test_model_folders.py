@@ -190,3 +190,20 @@ def test_yolox_normalisation_defaults_and_the_configured_iou(tmp_path: Path):
     assert loose.family.iou_threshold == 0.7
     assert len(loose.predict(png(32, 32), loose.family.check_params({}))) == 2
     assert len(strict.predict(png(32, 32), strict.family.check_params({}))) == 1
+
+
+def test_detr_reads_the_legacy_max_size_key(tmp_path: Path):
+    """Older DETR exports say `"size": {"shortest_edge": 800}, "max_size": 1333`; transformers reads max_size as the
+    longest edge. A size that already has a longest edge keeps it."""
+    folder = tmp_path / "d"
+    shutil.copytree(FIXTURE_MODELS / "detr", folder)
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    processor["size"] = {"shortest_edge": 60}
+    processor["max_size"] = 90
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    family = load_model(folder, task="object-detection").family
+    assert family.size == {"shortest_edge": 60, "longest_edge": 90}
+    assert family.output_size(100, 400) == (22, 90)  # the long side capped at 90, the short one scaled with it
+    processor["size"] = {"shortest_edge": 60, "longest_edge": 70}
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    assert load_model(folder, task="object-detection").family.size == {"shortest_edge": 60, "longest_edge": 70}

@@ -40,7 +40,16 @@ def test_pixel_values_match_transformers_for_each_config(tmp_path, variant, imag
     task = "object-detection" if variant.startswith("detr") else "image-classification"
     family = load_model(folder_with(tmp_path, variant), task=task).family
     want = REFERENCE["variants"][variant]["cases"][image]
-    pixels = family.pixel_values_for(decode_image((FIXTURES / "images" / image).read_bytes()))
+    decoded = decode_image((FIXTURES / "images" / image).read_bytes())
+    if task == "object-detection":  # DETR's inputs as the model gets them: padded to pad_size, with the mask
+        feeds = family.feeds_for(decoded)
+        pixels, mask = feeds[family.pixel_values], feeds["pixel_mask"]
+        if "pixel_mask" in want:
+            assert list(mask.shape) == want["pixel_mask"]["shape"] and int(mask.sum()) == want["pixel_mask"]["sum"]
+        else:  # without padding transformers returns no mask: the graph gets an all-ones one
+            assert mask.shape == (1, *pixels.shape[2:]) and bool(mask.all())
+    else:
+        pixels = family.pixel_values_for(decoded)
     assert list(pixels.shape) == want["shape"]
     scale = max(1.0, max(abs(v) for p in want["probes"] for v in p["values"]))  # no rescale: values up to 255
     for probe in want["probes"]:

@@ -50,6 +50,8 @@ def test_unknown_and_missing_keys_are_worded_as_cloudflares_validator_words_them
     [
         (["team:vision", "v1.2", "a/b@c-d"], ("team:vision", "v1.2", "a/b@c-d")),
         (["x", "y", "x", "y", "x", "z"], ("x", "y", "z")),  # duplicates removed before counting
+        (["a", "b", "c", "d", "e", "a"], ("a", "b", "c", "d", "e")),  # five is allowed
+        (["t" * 50], ("t" * 50,)),  # fifty characters is allowed
         ([], ()),
         (None, ()),
     ],
@@ -61,14 +63,15 @@ def test_tags_follow_cloudflares_rules(tags, expected):
 @pytest.mark.parametrize(
     ("tags", "words"),
     [
-        (["a", "b", "c", "d", "e", "f"], "at most 5 tags"),
+        (["a", "b", "c", "d", "e", "f"], "at most 5 tags are allowed per request, got 6"),
         (["x" * 51], "longer than 50"),
         (["with space"], "may only contain"),
         (["semi;colon"], "may only contain"),
         ([""], "may only contain"),
         ("one-string", "must be a list"),
-        ([7], "must be strings"),
-        ({"a": 1}, "must be a list"),
+        ([7], "tags must be strings, found int"),
+        ({"a": 1}, "tags must be a list of strings, not dict"),
+        (5, "tags must be a list of strings, not int"),
     ],
 )
 def test_broken_tags_are_refused_with_the_rule_named(tags, words):
@@ -204,6 +207,9 @@ def test_rest_options_from_the_query_and_the_body():
     over = RunOptions.from_rest({"rejectIfBusy": "true"}, ["a"], {"rejectIfBusy": False, "tags": ["z"]})
     assert over == RunOptions(tags=("z",), reject_if_busy=False)  # the body's options win
     assert RunOptions.from_rest({"websocket": "1"}, [], None).websocket is True
+    for name in ("rejectIfBusy", "queueRequest", "websocket"):  # each refusal names its option
+        with pytest.raises(Exception, match=f"^{name} must be true or false"):
+            RunOptions.from_mapping({name: "maybe"})
     assert RunOptions.from_rest({"queueRequest": "true"}, [], None).queue_request is True
     assert RunOptions.from_mapping({"websocket": True, "queueRequest": False}) == RunOptions(websocket=True)
     with pytest.raises(Exception, match="options must be an object"):

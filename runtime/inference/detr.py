@@ -79,7 +79,9 @@ class DetrFamily(DetectionFamily):
             image = transforms.resize(image, height, width, self.resample)
         return transforms.to_tensor(image, self.tables)
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def feeds_for(self, image: Image.Image) -> dict[str, np.ndarray]:
+        """The model's inputs for one image: `pixel_values`, padded to `pad_size` when set (with `do_pad`), and
+        the matching `pixel_mask` when the graph takes one (as DetrImageProcessor returns them)."""
         pixels = self.pixel_values_for(image)
         _, _, h, w = pixels.shape
         mask = self._full_mask(h, w)
@@ -92,6 +94,10 @@ class DetrFamily(DetectionFamily):
         feeds = {self.pixel_values: pixels}
         if self.has_mask:
             feeds["pixel_mask"] = mask
+        return feeds
+
+    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        feeds = self.feeds_for(image)
         out = self.run(feeds)
         return self.postprocess(out["logits"][0], out["pred_boxes"][0], image.height, image.width, params["threshold"])
 
