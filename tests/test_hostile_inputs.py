@@ -165,14 +165,17 @@ def test_hostile_model_names_are_refused_without_traversal_or_echo(server, path)
 def raw_exchange(base: str, payload: bytes, shut: bool = True) -> bytes:
     parts = urlsplit(base)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(payload)
-        if shut:
-            sock.shutdown(socket.SHUT_WR)
         chunks = []
+        try:
+            sock.sendall(payload)
+            if shut:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the server may refuse and close before it has read everything we send
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except (TimeoutError, ConnectionResetError):  # a server may reset after refusing unread input
+        except (TimeoutError, ConnectionResetError, OSError):  # a server may reset after refusing unread input
             pass
     return b"".join(chunks)
 
