@@ -113,3 +113,67 @@ def test_random_corruption_never_escapes_as_another_error(fmt):
             decode_image(bytes(data))
         except ImageError:
             pass
+
+
+# Exact messages: what a user reads in the 5006 error is part of the behaviour.
+EXPECTED_MESSAGES = {
+    "empty": "image is empty",
+    "text": "unsupported or unrecognised image format; expected one of JPEG, PNG, WEBP, GIF, BMP",
+    "tiff": "unsupported or unrecognised image format; expected one of JPEG, PNG, WEBP, GIF, BMP",
+    "truncated png": "cannot decode PNG image: image file is truncated",
+    "truncated jpeg": "cannot decode JPEG image: Truncated File Read",
+    "corrupt jpeg": "cannot decode JPEG image: the data is not a valid JPEG file",
+    "bmp magic only": "cannot decode BMP image: the data is not a valid BMP file",
+    "webp header only": "cannot decode WEBP image: could not create decoder object",
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_MESSAGES))
+def test_bad_bytes_messages_are_exact_and_name_no_object_address(name):
+    with pytest.raises(ImageError) as info:
+        decode_image(BAD[name])
+    assert info.value.message == EXPECTED_MESSAGES[name]
+
+
+def test_webp_is_recognised_by_its_riff_header_alone():
+    from runtime.inference.images import sniff_format
+
+    assert sniff_format(b"RIFF\0\0\0\0WEBP") == "WEBP"  # exactly 12 bytes
+    assert sniff_format(b"RIFF\0\0\0\0WEB") is None
+    assert sniff_format(b"RIFF\0\0\0\0JUNKxxxx") is None  # RIFF, but not WebP (e.g. WAV)
+    assert sniff_format(b"RIFX\0\0\0\0WEBPxxxx") is None
+    assert sniff_format(b"\0" * 12) is None
+    assert sniff_format(encode(gradient(), "WEBP")) == "WEBP"
+
+
+def test_pixel_limit_message_names_the_size():
+    with pytest.raises(ImageError) as info:
+        decode_image(encode(gradient(40, 30), "PNG"), max_pixels=1000)
+    assert info.value.message == "image is 40x30 = 1200 pixels, over the limit of 1000"
+
+
+def test_one_pixel_wide_and_one_pixel_high_images_decode():
+    assert decode_image(encode(gradient(1, 30), "PNG")).size == (1, 30)
+    assert decode_image(encode(gradient(30, 1), "PNG")).size == (30, 1)
+    assert decode_image(encode(gradient(1, 1), "BMP")).size == (1, 1)
+
+
+@pytest.mark.filterwarnings("ignore:Palette images")
+def test_a_pillow_warning_during_decoding_is_not_an_error():
+    # Converting a palette image whose transparency is given in bytes makes Pillow warn; only decompression-bomb
+    # warnings are promoted to errors.
+    image = gradient(8, 8).convert("P")
+    data = encode(image, "PNG", transparency=b"\x00" * 10)
+    rgb = decode_image(data)
+    assert rgb.mode == "RGB" and rgb.size == (8, 8)
+
+
+def test_a_bomb_over_pillows_own_limit_is_refused_with_its_reason(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageError) as info:
+        decode_image(encode(gradient(40, 30), "PNG"))  # 1200 > 2 x 100: Pillow's DecompressionBombError
+    assert info.value.message.startswith("image is too large to decode safely (Image size (1200 pixels) exceeds")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageError) as info:
+        decode_image(encode(gradient(40, 30), "PNG"))  # over Pillow's limit but under twice it: the warning, promoted
+    assert info.value.message.startswith("image is too large to decode safely (Image size (1200 pixels) exceeds")

@@ -170,3 +170,65 @@ def test_score_threshold_from_config_and_mismatched_grid(tmp_path: Path) -> None
     wrong = load_model(make_folder(tmp_path / "w", rows, config={"strides": [8, 16]}), task="object-detection")
     with pytest.raises(Exception, match="rows"):
         wrong.predict(png(20, 20), wrong.family.check_params({}))
+
+
+def brute_nms_any(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """The definition, in float64, for any boxes: degenerate ones have no area; ties keep the earlier index."""
+
+    def area(a: np.ndarray) -> float:
+        return max(0.0, float(a[2]) - float(a[0])) * max(0.0, float(a[3]) - float(a[1]))
+
+    def overlap(a: np.ndarray, b: np.ndarray) -> float:
+        w = max(0.0, min(float(a[2]), float(b[2])) - max(float(a[0]), float(b[0])))
+        h = max(0.0, min(float(a[3]), float(b[3])) - max(float(a[1]), float(b[1])))
+        union = area(a) + area(b) - w * h
+        return w * h / union if union > 0 else 0.0
+
+    kept: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda k: (-scores[k], k)):
+        if all(overlap(boxes[i], boxes[k]) <= iou for k in kept):
+            kept.append(i)
+    return kept
+
+
+def test_nms_on_sub_pixel_and_degenerate_boxes_matches_the_definition() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        xy = rng.uniform(0, 3, (30, 2))
+        wh = rng.uniform(0, 1.5, (30, 2))
+        wh[rng.uniform(size=(30, 2)) < 0.15] = 0.0  # some boxes with no width or no height
+        boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+        scores = rng.uniform(0, 1, 30).astype(np.float32)
+        kept = nms(boxes, scores, 0.3)
+        assert kept.dtype == np.int64
+        assert kept.tolist() == brute_nms_any(boxes, scores, 0.3)
+
+
+def test_nms_ties_keep_the_earlier_candidate() -> None:
+    # 64 pairs of identical boxes with one score for all: which of each pair survives is decided by index alone.
+    base = np.array([[i * 20, 0, i * 20 + 10, 10] for i in range(64)], dtype=np.float32)
+    boxes = np.concatenate([base, base])[np.random.default_rng(3).permutation(128)]
+    scores = np.full(128, 0.5, dtype=np.float32)
+    assert nms(boxes, scores, 0.45).tolist() == brute_nms_any(boxes, scores, 0.45)
+
+
+def test_batched_nms_equals_nms_class_by_class() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        xy = rng.uniform(0, 60, (50, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(30, 40, (50, 2))], axis=1).astype(np.float32)  # up to ~100
+        boxes[0] = [0, 0, boxes.max(), boxes.max()]  # one box spans the whole range
+        scores = rng.uniform(0, 1, 50).astype(np.float32)
+        classes = rng.integers(0, 3, 50)
+        expected = sorted(
+            int(np.flatnonzero(classes == c)[k])
+            for c in range(3)
+            for k in brute_nms_any(boxes[classes == c], scores[classes == c], 0.45)
+        )
+        assert sorted(batched_nms(boxes, scores, classes, 0.45).tolist()) == expected
+
+
+def test_batched_nms_of_nothing_is_an_empty_index() -> None:
+    kept = batched_nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), 0.45)
+    assert kept.dtype == np.int64 and kept.size == 0
+    assert np.zeros((0, 4))[kept].shape == (0, 4)

@@ -50,8 +50,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = image.size
-            if width <= 0 or height <= 0:
-                raise ImageError("image has no pixels")
+            if width <= 0 or height <= 0:  # pragma: no mutate (Pillow refuses such files itself; kept as a guard)
+                raise ImageError("image has no pixels")  # pragma: no mutate
             if width * height > max_pixels:
                 raise ImageError(f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
             image.load()  # GIF: the first frame
@@ -61,7 +61,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Ima
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"image is too large to decode safely ({e})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as e:
+    except UnidentifiedImageError:  # Pillow's own message names the BytesIO object's address: no use to anyone
+        raise ImageError(f"cannot decode {fmt} image: the data is not a valid {fmt} file") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as e:
         detail = str(e) or type(e).__name__
         raise ImageError(f"cannot decode {fmt} image: {detail}") from None
     except Exception as e:  # noqa: BLE001 - Pillow plugins raise a wide variety on hostile input

@@ -60,28 +60,23 @@ def resize(image: Image.Image, height: int, width: int, resample: int) -> Image.
         )
     if image.size == (width, height):
         return image
-    return image.resize((width, height), resample=Image.Resampling(resample), reducing_gap=None)
+    return image.resize((width, height), resample=Image.Resampling(resample))
 
 
 def center_crop(image: Image.Image, height: int, width: int) -> Image.Image:
-    """Centre crop as transformers does it; pads with zeros when the crop is larger than the image."""
+    """Centre crop as transformers does it. A crop larger than the image is zero-padded: transformers pads by
+    ceil(excess / 2) on the top/left, and Pillow's crop fills the area outside the image with zeros from
+    floor(-excess / 2), the same offset, so one crop covers both cases."""
     w, h = image.size
     top, left = (h - height) // 2, (w - width) // 2
-    if top >= 0 and left >= 0 and top + height <= h and left + width <= w:
-        return image.crop((left, top, left + width, top + height))
-    new_h, new_w = max(h, height), max(w, width)
-    canvas = Image.new(image.mode, (new_w, new_h))
-    pt, pl = -(-(new_h - h) // 2), -(-(new_w - w) // 2)  # ceil, as transformers pads
-    canvas.paste(image, (pl, pt))
-    top, left = max(0, top + pt), max(0, left + pl)
-    return canvas.crop((left, top, min(new_w, left + width), min(new_h, top + height)))
+    return image.crop((left, top, left + width, top + height))
 
 
 def lookup_tables(
     rescale: float | None, mean: Sequence[float] | None, std: Sequence[float] | None, dtype: Any = np.float32
 ) -> np.ndarray:
     """Per-channel tables mapping a uint8 value to its model input value: shape (3, 256)."""
-    values = np.arange(256, dtype=np.float64)
+    values = np.arange(256)
     if rescale is not None:
         values = values * rescale
     tables = np.repeat(values.astype(np.float32)[None, :], 3, axis=0)
