@@ -31,7 +31,7 @@ lint: $(BIN)/.installed
 mutate: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,mutation]'
 	rm -rf mutants
-	$(BIN)/mutmut run || true
+	WORKERS_AI_EMU_SHARED=$(abspath ../shared) $(BIN)/mutmut run || true
 	$(BIN)/python tests/mutation_report.py
 
 clean:

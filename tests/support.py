@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -16,7 +17,8 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 FIXTURE_MODELS = FIXTURES / "models"
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout; WORKERS_AI_EMU_SHARED points elsewhere (make mutate runs the tests from mutants/)
+SHARED = Path(os.environ.get("WORKERS_AI_EMU_SHARED") or ROOT.parent / "shared")
 CATS = SHARED / "images" / "coco-000000039769-cats.png"
 
 # The catalog names the tests use (one place)
