@@ -119,9 +119,9 @@ class Emulator:
         self.service.run_sync(model, self.data)
         self.first_call_s[name] = time.perf_counter() - t0
         loaded = self.service.pool.loaded(model)
-        self.clock.wrap(loaded, "predict", "model")
-        self.clock.wrap(loaded.family, "predict", "family")
-        self.clock.wrap(loaded.family, "pixel_values_for", "preprocess")
+        self.clock.wrap(loaded, "prepare", "prepare")  # decode + pre-process, on a preparation thread
+        self.clock.wrap(loaded.family, "prepare", "preprocess")
+        self.clock.wrap(loaded, "infer", "infer")  # onnxruntime + post-process, in the inference slot
         self.clock.wrap(loaded.family, "run", "onnxruntime")
 
     def once(self, name: str) -> dict[str, float]:
@@ -131,11 +131,11 @@ class Emulator:
         total = time.perf_counter() - t0
         s = self.clock.take()
         return {
-            "decode": s["model"] - s["family"],
+            "decode": s["prepare"] - s["preprocess"],
             "preprocess": s["preprocess"],
             "onnxruntime": s["onnxruntime"],
-            "postprocess": s["family"] - s["preprocess"] - s["onnxruntime"],
-            "service overhead": total - s["model"],
+            "postprocess": s["infer"] - s["onnxruntime"],
+            "service overhead": total - s["prepare"] - s["infer"],
             "total": total,
         }
 

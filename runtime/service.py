@@ -119,7 +119,7 @@ class InferenceService:
         self.ledger = ledger
         self.store = store or ModelStore(s.state_dir)
         self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull, s.weights)
-        self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s)
+        self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s, s.prepare_threads)
         self.cache = ResultCache(s.cache_size)
         self.gateway_cache = GatewayCache()
         self.metrics = Metrics(self)
@@ -205,7 +205,10 @@ class InferenceService:
             if result is None:
                 if caller.options.reject_if_busy and self.slots.pending >= self.slots.concurrency:
                     raise OutOfCapacity(CAPACITY_TEXT)
-                fresh = await self.slots.run(lambda: loaded.predict(data, checked, self.settings.max_image_pixels))
+                fresh = await self.slots.run(
+                    lambda prepared: loaded.infer(prepared, checked),
+                    prepare=lambda: loaded.prepare(data, self.settings.max_image_pixels),
+                )
                 if key is not None:
                     self.cache.put(key, fresh)
                 if gw_key is not None and gw is not None and gw.cache_ttl:

@@ -158,6 +158,13 @@ class EmulatorSettings:
     max_concurrent_inferences: int = setting(
         1, check=integer(1), doc="Inferences running at once (onnxruntime already spreads one run over all cores)."
     )
+    prepare_threads: int = setting(
+        check=integer(1),
+        factory=default_threads,
+        shown="CPU count",
+        doc="Threads that decode and pre-process images outside the inference slot (one request's decode overlaps "
+        "another's inference).",
+    )
     max_queue: int = setting(64, check=integer(0), doc="Waiting inferences beyond this get 3040.")
     queue_timeout_s: float = setting(60.0, check=number(0, strict=True), doc="Waiting longer for a slot gives 3007.")
     model_wait_s: float = setting(

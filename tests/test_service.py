@@ -82,15 +82,15 @@ def test_the_event_loop_stays_responsive_and_the_queue_is_bounded(tmp_path):
     service = make_service(tmp_path, max_concurrent_inferences=1, max_queue=1)
     service.pool.get_sync(service.catalog.get(DETR))
     gate = threading.Event()
-    real_predict = service.pool.loaded(DETR).predict
+    real_infer = service.pool.loaded(DETR).infer
 
-    def slow_predict(*args, **kwargs):
+    def slow_infer(*args, **kwargs):
         # The gate is opened by a coroutine on the event loop: if inference ran on the loop, it never opens.
         if not gate.wait(5):
             raise RuntimeError("the event loop was blocked while inference ran")
-        return real_predict(*args, **kwargs)
+        return real_infer(*args, **kwargs)
 
-    service.pool.loaded(DETR).predict = slow_predict  # hold the one slot busy: scaffolding, not a stand-in
+    service.pool.loaded(DETR).infer = slow_infer  # hold the one slot busy: scaffolding, not a stand-in
 
     async def scenario():
         running = [asyncio.create_task(service.run(DETR, IMAGE)) for _ in range(2)]
@@ -108,6 +108,56 @@ def test_the_event_loop_stays_responsive_and_the_queue_is_bounded(tmp_path):
 
     ticks, done = asyncio.run(scenario())
     assert ticks == 5 and all(d.result == done[0].result for d in done)
+
+
+def test_decoding_and_preprocessing_happen_outside_the_inference_slot(tmp_path):
+    """While one request holds the only inference slot, the next ones are decoded and pre-processed on the
+    preparation threads: a bad image is refused at once, and a good one waits for the slot already prepared."""
+    service = make_service(tmp_path, max_concurrent_inferences=1, max_queue=4)
+    service.pool.get_sync(service.catalog.get(DETR))
+    loaded = service.pool.loaded(DETR)
+    gate = threading.Event()
+    real_infer, real_prepare = loaded.infer, loaded.prepare
+    prepared_on: list[str] = []
+    inferred_on: list[str] = []
+
+    def held_infer(*args, **kwargs):
+        inferred_on.append(threading.current_thread().name)
+        if not gate.wait(5):
+            raise RuntimeError("never released")
+        return real_infer(*args, **kwargs)
+
+    def watched_prepare(*args, **kwargs):
+        prepared_on.append(threading.current_thread().name)
+        return real_prepare(*args, **kwargs)
+
+    loaded.infer, loaded.prepare = held_infer, watched_prepare  # scaffolding around the real methods
+
+    async def scenario():
+        first = asyncio.create_task(service.run(DETR, IMAGE))
+        while not inferred_on:
+            await asyncio.sleep(0.01)
+        with pytest.raises(BadInput) as info:  # decoded while the slot is held: refused without waiting for it
+            await asyncio.wait_for(service.run(DETR, b"not an image at all"), 2)
+        second = asyncio.create_task(service.run(DETR, IMAGE))
+        for _ in range(200):
+            if len(prepared_on) == 3:
+                break
+            await asyncio.sleep(0.01)
+        prepared_before_release = len(prepared_on)
+        still_one_in_slot = len(inferred_on)
+        gate.set()
+        results = await asyncio.gather(first, second)
+        return info.value, prepared_before_release, still_one_in_slot, results
+
+    error, prepared_before_release, still_one_in_slot, results = asyncio.run(scenario())
+    assert error.code == 5006
+    assert prepared_before_release == 3 and still_one_in_slot == 1
+    assert all(name.startswith("prepare") for name in prepared_on)
+    assert all(name.startswith("inference") for name in inferred_on) and len(inferred_on) == 2
+    assert results[0].result == results[1].result
+    outcomes = sorted(row["outcome"] for row in service.ledger.latest())
+    assert outcomes == ["error:5006", "ok", "ok"], outcomes
 
 
 class GatedStore(ModelStore):

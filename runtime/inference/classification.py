@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..errors import ModelError
 from . import transforms
-from .model import Family, Param
+from .model import Family, Param, Prepared
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 
@@ -156,11 +156,14 @@ class ClassifierFamily(Family):
             image = transforms.center_crop(image, self.crop["height"], self.crop["width"])
         return transforms.to_tensor(image, self.tables, bgr=self.bgr)
 
-    def logits(self, image: Image.Image) -> np.ndarray:
-        out = self.run({self.pixel_values: self.pixel_values_for(image)})
-        return out[self.logits_name].reshape(-1).astype(np.float32)
+    def prepare(self, image: Image.Image) -> Prepared:
+        return Prepared({self.pixel_values: self.pixel_values_for(image)}, image.height, image.width)
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        scores = apply_function(params["function_to_apply"], self.logits(image))
+    def logits(self, image: Image.Image) -> np.ndarray:
+        return self.run(self.prepare(image).feeds)[self.logits_name].reshape(-1).astype(np.float32)
+
+    def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        logits = outputs[self.logits_name].reshape(-1).astype(np.float32)
+        scores = apply_function(params["function_to_apply"], logits)
         order = np.argsort(-scores, kind="stable")[: params["top_k"]]
         return [{"label": self.label(int(i)), "score": float(scores[i])} for i in order]

@@ -11,6 +11,7 @@ from PIL import Image
 from ..errors import ModelError
 from . import transforms
 from .detection import DetectionFamily, detections, softmax
+from .model import Prepared
 
 
 class DetrFamily(DetectionFamily):
@@ -96,10 +97,12 @@ class DetrFamily(DetectionFamily):
             feeds["pixel_mask"] = mask
         return feeds
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        feeds = self.feeds_for(image)
-        out = self.run(feeds)
-        return self.postprocess(out["logits"][0], out["pred_boxes"][0], image.height, image.width, params["threshold"])
+    def prepare(self, image: Image.Image) -> Prepared:
+        return Prepared(self.feeds_for(image), image.height, image.width)
+
+    def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        logits, boxes = outputs["logits"][0], outputs["pred_boxes"][0]
+        return self.postprocess(logits, boxes, prepared.height, prepared.width, params["threshold"])
 
     def postprocess(
         self, logits: np.ndarray, pred_boxes: np.ndarray, height: int, width: int, threshold: float

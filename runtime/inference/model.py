@@ -19,8 +19,21 @@ from .images import DEFAULT_MAX_PIXELS, decode_image
 ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
+@dataclass
+class Prepared:
+    """One image made ready for the graph (decoded and pre-processed outside the inference slot): the feeds, and
+    what post-processing needs to know of the image (its size; YOLOX's letterbox scales in `extra`)."""
+
+    feeds: dict[str, np.ndarray]
+    height: int
+    width: int
+    extra: tuple[Any, ...] = ()
+
+
 class Family:
-    """A task family: pre-processing, the ONNX call and post-processing shared by all its models."""
+    """A task family: pre-processing, the ONNX call and post-processing shared by all its models.
+
+    `prepare` (pre-processing) runs on the preparation threads, `run` + `finish` in the inference slot."""
 
     task: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}  # the request parameters the family takes
@@ -51,8 +64,16 @@ class Family:
             raise SchemaMismatch(f"Additional or unevaluated properties '{paths}' at '/' not allowed")
         return {name: self.params[name].check(name, value) for name, value in params.items()}
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def prepare(self, image: Image.Image) -> Prepared:
         raise NotImplementedError
+
+    def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        raise NotImplementedError
+
+    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Pre-process, run and post-process one image in the calling thread."""
+        prepared = self.prepare(image)
+        return self.finish(self.run(prepared.feeds), prepared, params)
 
     def input_name(self, preferred: str) -> str:
         if preferred in self.inputs:
@@ -173,6 +194,14 @@ class LoadedModel:
     def task(self) -> str:
         return self.family.task
 
+    def prepare(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+        """Decode and pre-process: the part of a request that needs no inference slot."""
+        return self.family.prepare(decode_image(data, max_pixels))
+
+    def infer(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        """The graph and post-processing: what the inference slot holds."""
+        return self.family.finish(self.family.run(prepared.feeds), prepared, params)
+
     def predict(self, data: bytes, params: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
         """Image bytes to the Workers AI output; `params` must already have passed `check_params`."""
-        return self.family.predict(decode_image(data, max_pixels), params)
+        return self.infer(self.prepare(data, max_pixels), params)

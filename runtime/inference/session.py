@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import onnxruntime as ort
 
@@ -34,7 +35,10 @@ def open_session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
 class InferenceSlots:
     """At most `concurrency` inferences run at once, at most `max_queue` wait; the event loop never blocks.
 
-    onnxruntime already spreads one run over all cores, so more parallel runs only add contention.
+    onnxruntime already spreads one run over all cores, so more parallel runs only add contention. A request's
+    decoding and pre-processing (`prepare`) run first on their own threads (`prepare_threads`), so that one
+    request's decode overlaps another's inference and the slot holds only the graph and post-processing. The
+    queue bound counts a request from admission, whichever stage it is in; the 3007 timeout is the wait for a slot.
     """
 
     def __init__(
@@ -42,11 +46,13 @@ class InferenceSlots:
         concurrency: int = default_of("max_concurrent_inferences"),
         max_queue: int = default_of("max_queue"),
         queue_timeout_s: float = default_of("queue_timeout_s"),
+        prepare_threads: int = default_of("prepare_threads"),
     ) -> None:
         self.concurrency = max(1, concurrency)
         self.max_queue = max_queue
         self.queue_timeout_s = queue_timeout_s
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="inference")
+        self._preparing = ThreadPoolExecutor(max_workers=max(1, prepare_threads), thread_name_prefix="prepare")
         self._lock = threading.Lock()
         self._pending = 0  # submitted and not yet finished (running + waiting)
         self.on_wait: Callable[[float], None] | None = None  # told each job's wait for a slot, in seconds
@@ -55,12 +61,21 @@ class InferenceSlots:
     def pending(self) -> int:
         return self._pending
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run `fn` on an inference thread; 3040 when the queue is full, 3007 when waiting too long."""
+    async def run(self, fn: Callable[..., T], prepare: Callable[[], Any] | None = None) -> T:
+        """Run `fn` on an inference thread (`fn(prepare())` when `prepare` is given, `prepare` running on a
+        preparation thread first); 3040 when the queue is full, 3007 when waiting too long for a slot."""
         with self._lock:
             if self._pending >= self.concurrency + self.max_queue:
                 raise OutOfCapacity(CAPACITY_TEXT)
             self._pending += 1
+        if prepare is not None:
+            try:
+                prepared = await asyncio.wrap_future(self._preparing.submit(prepare))
+            except BaseException:
+                with self._lock:
+                    self._pending -= 1
+                raise
+            fn = functools.partial(fn, prepared)
         started = threading.Event()
         submitted = time.perf_counter()
 
@@ -91,3 +106,4 @@ class InferenceSlots:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._preparing.shutdown(wait=False, cancel_futures=True)

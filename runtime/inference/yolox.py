@@ -16,6 +16,7 @@ from PIL import Image
 from ..errors import ModelError
 from . import transforms
 from .detection import DetectionFamily, detections
+from .model import Prepared
 
 DEFAULT_STRIDES = (8, 16, 32)
 DEFAULT_NMS_IOU = 0.45
@@ -120,16 +121,20 @@ class YoloxFamily(DetectionFamily):
             self.height / image.height,
         )
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def prepare(self, image: Image.Image) -> Prepared:
         pixels, rx, ry = self.pixel_values_for(image)
-        raw = self.run({self.images: pixels})[self.output]
+        return Prepared({self.images: pixels}, image.height, image.width, (rx, ry))
+
+    def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        (rx, ry), width, height = prepared.extra, prepared.width, prepared.height
+        raw = outputs[self.output]
         rows = raw.reshape(-1, raw.shape[-1]).astype(np.float32)
         if rows.shape[0] != self.grid.shape[0] and not self.decoded:
             raise ModelError(
                 f"{self.folder}: YOLOX output has {rows.shape[0]} rows, the grid of strides "
                 f"{list(self.strides)} on {self.height}x{self.width} has {self.grid.shape[0]}"
             )
-        return self.postprocess(rows, rx, ry, image.width, image.height, params["threshold"])
+        return self.postprocess(rows, rx, ry, width, height, params["threshold"])
 
     def postprocess(
         self, rows: np.ndarray, rx: float, ry: float, width: int, height: int, threshold: float
