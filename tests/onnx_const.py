@@ -26,12 +26,13 @@ def _field(number: int, wire: int, payload: int | bytes) -> bytes:
     return key + _varint(len(payload)) + payload  # type: ignore[arg-type]
 
 
-def _tensor_type(shape: Sequence[int]) -> bytes:
-    dims = b"".join(_field(1, 2, _field(1, 0, d)) for d in shape)
+def _tensor_type(shape: Sequence[int | str]) -> bytes:
+    # a dimension is a fixed size (dim_value) or a symbolic name (dim_param)
+    dims = b"".join(_field(1, 2, _field(1, 0, d) if isinstance(d, int) else _field(2, 2, d.encode())) for d in shape)
     return _field(1, 2, _field(1, 0, 1) + _field(2, 2, dims))  # float32 tensor of that shape
 
 
-def constant_model(input_name: str, input_shape: Sequence[int], output_name: str, value: np.ndarray) -> bytes:
+def constant_model(input_name: str, input_shape: Sequence[int | str], output_name: str, value: np.ndarray) -> bytes:
     """ModelProto bytes: one float32 input (unused) and one output that is always `value`."""
     value = np.ascontiguousarray(value, dtype=np.float32)
     tensor = b"".join(_field(1, 0, d) for d in value.shape) + _field(2, 0, 1) + _field(9, 2, value.tobytes())

@@ -52,3 +52,14 @@ def test_yolox_corners_truncate_toward_zero(tmp_path: Path):
         == {k: int(v) for k, v in zip(("xmin", "ymin", "xmax", "ymax"), (lo, lo, hi, hi))}
     )
     assert (round(lo), round(hi)) == (14, 23)  # what round() would have given
+
+
+def test_detr_softmax_is_per_query_and_stable_for_extreme_logits():
+    from runtime.inference.detection import softmax
+
+    logits = np.array([[-1000.0, -1001.0, -1002.0], [0.0, 1.0, 2.0], [800.0, 799.0, 700.0]], np.float32)
+    probs = softmax(logits)
+    assert np.isfinite(probs).all()
+    expected = np.exp([0.0, -1.0, -2.0]) / np.exp([0.0, -1.0, -2.0]).sum()
+    assert np.allclose(probs[0], expected, atol=1e-6) and np.allclose(probs[1], expected[::-1], atol=1e-6)
+    assert np.allclose(probs.sum(axis=-1), 1.0, atol=1e-6)

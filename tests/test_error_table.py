@@ -167,3 +167,43 @@ def test_every_error_class_is_covered_somewhere():
     }  # the 3043 test above
     classes = {n for n, c in vars(errors).items() if isinstance(c, type) and issubclass(c, errors.EmuError)}
     assert classes == set(CASES) | elsewhere
+
+
+# The table every door renders from: Cloudflare's code and REST status, the Hugging Face status and the prefix
+# Cloudflare puts before the message.
+ERROR_TABLE = {
+    "AuthenticationError": (10000, 401, 401, ""),
+    "BadInput": (5006, 400, 400, "AiError: Bad input: "),
+    "BudgetExceeded": (3036, 429, 429, ""),
+    "EmuError": (3043, 500, 500, "AiError: "),
+    "ImageError": (5006, 400, 400, "AiError: Bad input: "),
+    "InferenceTimeout": (3007, 408, 504, ""),
+    "MissingBody": (3003, 400, 400, ""),
+    "ModelError": (3043, 500, 500, "AiError: "),
+    "ModelLoading": (3040, 503, 503, ""),
+    "ModelUnavailable": (5007, 503, 503, ""),
+    "NoRoute": (7000, 400, 404, ""),
+    "NoSuchModel": (5007, 400, 404, ""),
+    "NotOfferedLocally": (5007, 400, 404, ""),
+    "OutOfCapacity": (3040, 429, 429, ""),
+    "RequestAborted": (3008, 408, 408, ""),
+    "RequestTooLarge": (3006, 413, 413, ""),
+    "SchemaMismatch": (5006, 400, 400, "Error: "),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_TABLE))
+def test_each_error_class_carries_its_code_statuses_prefix_and_ledger_label(name):
+    cls = getattr(errors, name)
+    code, status, hf_status, prefix = ERROR_TABLE[name]
+    error = cls("the message")
+    assert (error.code, error.status, error.hf_status, error.prefix) == (code, status, hf_status, prefix)
+    assert error.message == "the message" and str(error) == "the message"
+    assert error.cf_message == f"{prefix}the message"
+    assert error.outcome == f"error:{code}" and error.metered is False
+
+
+def test_model_loading_says_when_to_retry():
+    assert errors.ModelLoading("warming up").estimated_time == 20.0
+    late = errors.ModelLoading("pulling weights", estimated_time=3.5)
+    assert late.estimated_time == 3.5 and late.message == "pulling weights"

@@ -207,3 +207,229 @@ def test_detr_reads_the_legacy_max_size_key(tmp_path: Path):
     processor["size"] = {"shortest_edge": 60, "longest_edge": 70}
     (folder / "preprocessor_config.json").write_text(json.dumps(processor))
     assert load_model(folder, task="object-detection").family.size == {"shortest_edge": 60, "longest_edge": 70}
+
+
+def classifier_folder(
+    tmp_path: Path, input_shape: list, processor: dict, config: dict | None = None, logits: np.ndarray | None = None
+) -> Path:
+    from onnx_const import constant_model
+
+    folder = tmp_path / "graph-size"
+    (folder / "onnx").mkdir(parents=True)
+    config = {"model_type": "vit", "id2label": {"0": "a", "1": "b"}} if config is None else config
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    logits = np.array([[0.0, 1.0]], np.float32) if logits is None else logits
+    (folder / "onnx" / "model.onnx").write_bytes(constant_model("pixel_values", input_shape, "logits", logits))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "expected_size", "expected_feed"),
+    [
+        ([1, 3, 32, 48], {"height": 32, "width": 48}, (1, 3, 32, 48)),  # fixed: the graph says the size
+        ([1, 3, 1, 5], {"height": 1, "width": 5}, (1, 3, 1, 5)),
+        (["batch", 3, "height", "width"], {}, (1, 3, 7, 10)),  # symbolic: no resize at all
+        ([1, 3, 32, "width"], {}, (1, 3, 7, 10)),
+        ([3, 32, 48], {}, (1, 3, 7, 10)),  # not an image batch
+    ],
+)
+def test_a_classifier_without_a_size_takes_the_graphs_fixed_input_size(
+    tmp_path, input_shape, expected_size, expected_feed
+):
+    processor = {"image_processor_type": "ViTImageProcessor", "do_center_crop": False}
+    model = load_model(classifier_folder(tmp_path, input_shape, processor), task="image-classification")
+    assert isinstance(model.family, ClassifierFamily)
+    assert model.family.size == expected_size
+    from PIL import Image
+
+    prepared = model.family.prepare(Image.new("RGB", (10, 7), (200, 100, 50)))
+    assert prepared.feeds["pixel_values"].shape == expected_feed
+    assert (prepared.height, prepared.width) == (7, 10)
+
+
+def test_a_size_in_the_processor_config_wins_over_the_graphs(tmp_path):
+    processor = {"image_processor_type": "ViTImageProcessor", "size": {"height": 16, "width": 8}}
+    model = load_model(classifier_folder(tmp_path, [1, 3, 32, 48], processor), task="image-classification")
+    assert model.family.size == {"height": 16, "width": 8}
+
+
+VIT_32 = {"image_processor_type": "ViTImageProcessor", "size": {"height": 32, "width": 32}}
+
+
+def test_an_unknown_processor_class_gets_imagenet_defaults(tmp_path):
+    processor = {"image_processor_type": "MyOwnImageProcessor", "size": {"height": 8, "width": 8}}
+    model = load_model(classifier_folder(tmp_path, [1, 3, 8, 8], processor), task="image-classification")
+    from PIL import Image
+
+    pixels = model.family.prepare(Image.new("RGB", (8, 8), (255, 0, 0))).feeds["pixel_values"]
+    expected = [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (0 - 0.406) / 0.225]  # ImageNet's mean and std
+    assert np.allclose(pixels[0, :, 0, 0], expected, atol=1e-5)
+
+
+def test_labels_counted_from_num_labels_when_the_config_names_none(tmp_path):
+    logits = np.array([[0.5, 2.0, 1.0]], np.float32)
+    folder = classifier_folder(tmp_path, [1, 3, 32, 32], VIT_32, {"model_type": "vit", "num_labels": 3}, logits)
+    model = load_model(folder, task="image-classification")
+    assert model.family.num_labels == 3 and model.family.default_function == "softmax"
+    result = model.predict(png(32, 32), model.family.check_params({}))
+    expected = np.exp(logits[0]) / np.exp(logits[0]).sum()
+    assert [r["label"] for r in result] == ["LABEL_1", "LABEL_2", "LABEL_0"]
+    assert np.allclose([r["score"] for r in result], sorted(expected, reverse=True), atol=1e-6)
+
+
+def test_a_classifier_with_no_labels_at_all_answers_every_logit_unchanged(tmp_path):
+    logits = np.array([[0.5, 2.0, 1.0, -1.0]], np.float32)
+    folder = classifier_folder(tmp_path, [1, 3, 32, 32], VIT_32, {"model_type": "vit"}, logits)
+    model = load_model(folder, task="image-classification")
+    assert model.family.num_labels == 0 and model.family.check_params({})["top_k"] == 5
+    result = model.predict(png(32, 32), model.family.check_params({}))
+    assert [(r["label"], r["score"]) for r in result] == [
+        ("LABEL_1", 2.0),
+        ("LABEL_2", 1.0),
+        ("LABEL_0", 0.5),
+        ("LABEL_3", -1.0),
+    ]
+
+
+def test_tied_scores_keep_label_order(tmp_path):
+    # 20 labels at one score, then 20 at a higher one: the top 8 are the first 8 of the higher group, in order
+    logits = np.array([[0.0] * 20 + [1.0] * 20], np.float32)
+    labels = {str(i): f"L{i}" for i in range(40)}
+    folder = classifier_folder(tmp_path, [1, 3, 32, 32], VIT_32, {"model_type": "vit", "id2label": labels}, logits)
+    model = load_model(folder, task="image-classification")
+    result = model.predict(png(32, 32), model.family.check_params({"top_k": 8}))
+    assert [r["label"] for r in result] == [f"L{i}" for i in range(20, 28)]
+
+
+@pytest.mark.parametrize(
+    ("config", "processor", "expected"),
+    [
+        ({"model_type": "detr"}, {}, True),
+        ({"model_type": "yolos"}, {}, True),
+        ({}, {"image_processor_type": "DetrImageProcessor"}, True),
+        ({}, {"image_processor_type": "DetrImageProcessorFast"}, True),
+        ({}, {"image_processor_type": "YolosImageProcessor"}, True),
+        ({"model_type": "vit"}, {"image_processor_type": "ViTImageProcessor"}, False),
+        ({"model_type": "yolox"}, {"image_processor_type": "detrimageprocessor"}, False),
+        ({}, {"image_processor_type": "ConditionalDetrImageProcessor"}, False),
+        ({"model_type": "DETR"}, {}, False),
+        ({}, {}, False),
+    ],
+)
+def test_which_folders_are_detr(config, processor, expected):
+    from runtime.inference.detr import DetrFamily
+
+    assert DetrFamily.matches(config, processor) is expected
+
+
+def detr_with(tmp_path: Path, **changes) -> Path:
+    folder = tmp_path / "detr"
+    shutil.copytree(FIXTURE_MODELS / "detr", folder)
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            processor.pop(key, None)
+        else:
+            processor[key] = value
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    return folder
+
+
+def test_detr_pads_when_pad_size_is_set_and_do_pad_is_left_out(tmp_path):
+    from PIL import Image
+
+    family = load_model(
+        detr_with(tmp_path, size={"height": 64, "width": 80}, pad_size={"height": 100, "width": 90}, do_pad=None),
+        task="object-detection",
+    ).family
+    feeds = family.feeds_for(Image.new("RGB", (40, 30), (9, 9, 9)))
+    assert feeds["pixel_values"].shape == (1, 3, 100, 90)
+    assert int(feeds["pixel_mask"].sum()) == 64 * 80 and feeds["pixel_mask"][0, :64, :80].all()
+
+
+def test_detr_pads_when_only_one_side_is_smaller_than_pad_size(tmp_path):
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 30), (9, 9, 9))
+    for pad, shape in (({"height": 100, "width": 80}, (100, 80)), ({"height": 64, "width": 95}, (64, 95))):
+        folder = detr_with(tmp_path / str(pad["height"]), size={"height": 64, "width": 80}, pad_size=pad, do_pad=True)
+        feeds = load_model(folder, task="object-detection").family.feeds_for(image)
+        assert feeds["pixel_values"].shape[2:] == shape
+        assert int(feeds["pixel_mask"].sum()) == 64 * 80
+        assert not feeds["pixel_values"][0, :, 64:, :].any() and not feeds["pixel_values"][0, :, :, 80:].any()
+
+
+def test_detr_full_masks_are_cached_read_only_and_bounded(tmp_path):
+    family = load_model(FIXTURE_MODELS / "detr", task="object-detection").family
+    first = family._full_mask(10, 20)
+    assert first.shape == (1, 10, 20) and first.all() and not first.flags.writeable
+    assert family._full_mask(10, 20) is first  # the same array for the same size
+    for n in range(1, 12):
+        family._full_mask(n, n)
+    assert len(family._masks) == 8 and (10, 20) not in family._masks  # the oldest sizes are evicted first
+    assert list(family._masks)[-1] == (11, 11) and family._full_mask(11, 11).shape == (1, 11, 11)
+
+
+def test_detr_refuses_a_size_setting_it_cannot_read(tmp_path):
+    family = load_model(detr_with(tmp_path, size={"height": 300}), task="object-detection").family
+    with pytest.raises(ModelError, match=r"unsupported size setting \{'height': 300\}"):
+        family.output_size(100, 100)
+    family = load_model(detr_with(tmp_path / "w", size={"max_width": 300}), task="object-detection").family
+    with pytest.raises(ModelError, match=r"unsupported size setting \{'max_width': 300\}"):
+        family.output_size(100, 100)
+
+
+def test_yolox_size_from_the_graph_when_the_processor_gives_only_part_of_it(tmp_path):
+    from onnx_const import constant_model
+
+    folder = make_folder(tmp_path, np.zeros((21, 85), np.float32), processor={"size": {"height": 32}})
+    model = load_model(folder, task="object-detection")
+    assert (model.family.height, model.family.width) == (32, 32)  # the fixed [1, 3, 32, 32] input
+    (folder / "onnx" / "model.onnx").write_bytes(
+        constant_model("images", [1, 3, 32, 48], "output", np.zeros((1, 21, 85), np.float32))
+    )
+    (folder / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "YoloxImageProcessor"}))
+    family = load_model(folder, task="object-detection").family
+    assert (family.height, family.width) == (32, 48)
+    (folder / "onnx" / "model.onnx").write_bytes(
+        constant_model("images", [1, 3, "height", 32], "output", np.zeros((1, 21, 85), np.float32))
+    )
+    with pytest.raises(ModelError, match=r"YOLOX needs size \{height, width\} in preprocessor_config.json"):
+        load_model(folder, task="object-detection")
+
+
+def test_yolox_letterbox_keeps_at_least_one_row_and_one_column(tmp_path):
+    from PIL import Image
+
+    family = load_model(make_folder(tmp_path, np.zeros((21, 85), np.float32)), task="object-detection").family
+    for size, filled in (((1000, 1), (slice(0, 1), slice(None))), ((1, 1000), (slice(None), slice(0, 1)))):
+        prepared = family.prepare(Image.new("RGB", size, (0, 0, 0)))
+        pixels = prepared.feeds["images"][0]
+        assert (pixels[:, filled[0], filled[1]] == 0).all()  # the one row (or column) of image
+        rest = pixels.copy()
+        rest[:, filled[0], filled[1]] = 114
+        assert (rest == 114).all()  # and grey padding everywhere else
+
+
+def test_yolox_without_letterbox_stretches_in_the_configured_channel_order(tmp_path):
+    from PIL import Image
+
+    image = Image.new("RGB", (20, 10), (10, 20, 30))
+    for order, first in (("bgr", 30), ("rgb", 10)):
+        folder = make_folder(
+            tmp_path / order, np.zeros((21, 85), np.float32), processor={"letterbox": False, "channel_order": order}
+        )
+        prepared = load_model(folder, task="object-detection").family.prepare(image)
+        assert prepared.feeds["images"].shape == (1, 3, 32, 32) and prepared.feeds["images"][0, 0, 5, 5] == first
+        assert prepared.extra == (32 / 20, 32 / 10)
+
+
+def test_yolox_detections_with_tied_scores_keep_grid_order(tmp_path):
+    rows = np.zeros((21, 85), np.float32)
+    for i in range(21):  # 21 separate boxes (one per grid cell), all scoring 0.5, classes spread over 3
+        row(rows, i, (0.0, 0.0, 0.0, 0.0), 1.0, {i % 3: 0.5})
+    model = load_model(make_folder(tmp_path, rows), task="object-detection")
+    result = model.predict(png(32, 32), model.family.check_params({"threshold": 0.1}))
+    labels = [r["label"] for r in result]
+    assert len(result) == 21 and labels == [f"class{i % 3}" for i in range(21)]

@@ -167,3 +167,18 @@ def test_bill_and_projection_json_say_every_figure_under_its_name():
         "month_days": 30,
     }
     assert project(DETR_PRICE, 1, PLAN, days=7)["month_days"] == 7
+
+
+def test_the_plan_comes_from_the_settings_and_prints_its_price_without_exponent():
+    from runtime.metering.neurons import bill_json
+    from runtime.settings import EmulatorSettings
+
+    plan = Plan.of(EmulatorSettings(neuron_price_usd_per_1000=Decimal("10"), free_neurons_per_day=5))
+    assert plan == Plan(Decimal("10"), 5)
+    assert bill_json([], plan) == {
+        "neuron_price_usd_per_1000": "10",  # Decimal("1E+1") once normalised: printed as a plain number
+        "free_neurons_per_day": 5,
+        "list_usd": "0.00",
+        "bill_usd": "0.00",
+        "days": [],
+    }

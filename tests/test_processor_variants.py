@@ -92,14 +92,15 @@ def test_the_default_function_follows_the_pipelines_rule(tmp_path, config, num_l
 MINIMAL = ["convnext-224-crop-pct", "vit-224", "bit-shortest-edge-crop", "mobilenet-v2-crop", "detr-480-640"]
 
 
+@pytest.mark.parametrize("suffix", ["Fast", "Pil", ""])
 @pytest.mark.parametrize("variant", MINIMAL)
-def test_a_hand_written_config_gets_the_processor_classes_defaults(tmp_path, variant):
-    """Only the processor type (with a Fast suffix, as newer exports name it), size and crop: everything else is
-    what transformers' processor class assumes (mean/std, resampling, rescale, crop_pct) for the same output."""
+def test_a_hand_written_config_gets_the_processor_classes_defaults(tmp_path, variant, suffix):
+    """Only the processor type (with a Fast or Pil suffix, as newer exports name it), size and crop: everything else
+    is what transformers' processor class assumes (mean/std, resampling, rescale, crop_pct) for the same output."""
     folder = folder_with(tmp_path, variant)
     saved = REFERENCE["variants"][variant]["preprocessor_config"]
     minimal = {k: saved[k] for k in ("size", "crop_size", "do_center_crop") if saved.get(k) is not None}
-    minimal["image_processor_type"] = saved["image_processor_type"] + "Fast"
+    minimal["image_processor_type"] = saved["image_processor_type"] + suffix
     (folder / "preprocessor_config.json").write_text(json.dumps(minimal))
     task = "object-detection" if variant.startswith("detr") else "image-classification"
     family = load_model(folder, task=task).family

@@ -11,6 +11,7 @@ import pytest
 from api_support import DETR, PNG, busy_slot, ledger_rows, make_service, serve
 
 from runtime.binding import AiBinding
+from runtime.errors import BadInput
 from runtime.runoptions import check_tags
 from runtime.workers import InferenceUpstreamError
 from runtime.workers.abort import AbortController, AbortSignal
@@ -219,3 +220,12 @@ def test_rest_options_from_the_query_and_the_body():
     with pytest.raises(Exception, match=f"{DETR} does not support asynchronous batch requests"):
         RunOptions(queue_request=True).refuse_unsupported(DETR)
     RunOptions(tags=("a",), reject_if_busy=True).refuse_unsupported(DETR)  # nothing to refuse
+
+
+@pytest.mark.parametrize(("options", "kind"), [(5, "int"), ("tags", "str"), ([1], "list"), (True, "bool")])
+def test_rest_body_options_must_be_an_object(options, kind):
+    from runtime.runoptions import RunOptions
+
+    with pytest.raises(BadInput) as info:
+        RunOptions.from_rest({}, [], options)
+    assert info.value.message == f"options must be an object, not {kind}"

@@ -159,9 +159,6 @@ class ClassifierFamily(Family):
     def prepare(self, image: Image.Image) -> Prepared:
         return Prepared({self.pixel_values: self.pixel_values_for(image)}, image.height, image.width)
 
-    def logits(self, image: Image.Image) -> np.ndarray:
-        return self.run(self.prepare(image).feeds)[self.logits_name].reshape(-1).astype(np.float32)
-
     def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
         logits = outputs[self.logits_name].reshape(-1).astype(np.float32)
         scores = apply_function(params["function_to_apply"], logits)
