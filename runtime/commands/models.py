@@ -45,6 +45,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("names", nargs="*", metavar="NAME", help="default: every pulled model")
     verify.set_defaults(func=verify_main)
 
+    quantize = msub.add_parser(
+        "quantize",
+        help="write an int8 variant of a model (static QDQ for convolutional graphs, dynamic for transformers) and "
+        "report its speed and how far its outputs move from FP32",
+    )
+    common(quantize)
+    quantize.add_argument("name", metavar="NAME", help="Workers AI name or Hugging Face id (its weights on disk)")
+    quantize.add_argument(
+        "--images",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="image files or folders of them: they calibrate static quantization and measure the result",
+    )
+    quantize.add_argument("--method", choices=("auto", "static", "dynamic"), default="auto")
+    quantize.add_argument("--variant", default="model_quantized.onnx", help="file name to write under onnx/")
+    quantize.add_argument("--repeats", type=int, default=5, help="timed runs per image and graph (medians)")
+    quantize.add_argument("--format", choices=("text", "json"), default="text")
+    quantize.set_defaults(func=quantize_main)
+
 
 def _load(settings: Settings) -> tuple[Catalog, ModelStore]:
     where = str(settings.config_path) if settings.config_path else "config"
@@ -199,3 +220,71 @@ def _variant(entry: ModelEntry, variant: str) -> ModelEntry:
     from dataclasses import replace
 
     return entry if variant == entry.variant else replace(entry, variant=variant)
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+
+
+def _image_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"no such image file or folder: {path}")
+    return files
+
+
+def quantize_main(args: argparse.Namespace) -> int:
+    from ..inference.quantize import quantize_folder
+
+    catalog, store = _load(args.settings)
+    try:
+        entry = _entry(catalog, args.name)
+    except EmuError as e:
+        return _fail(f"{e.message} (known models: {', '.join(e.name for e in catalog)})")
+    folder = store.find(entry)
+    if folder is None:
+        return _fail(f"{store.missing_message(entry)}; quantizing needs the model's own weights on disk")
+    try:
+        files = _image_files(args.images)
+    except FileNotFoundError as e:
+        return _fail(str(e))
+    if not files:
+        return _fail("no images found in " + ", ".join(str(p) for p in args.images))
+    threshold = {"threshold": 0.5} if entry.task == "object-detection" else {}
+    try:
+        report = quantize_folder(
+            folder,
+            entry.task,
+            [f.read_bytes() for f in files],
+            name=entry.name,
+            source_variant=entry.variant,
+            variant=args.variant,
+            method=args.method,
+            intra_op_threads=args.settings.emulator.intra_op_threads,
+            repeats=max(1, args.repeats),
+            params={**entry.defaults, **threshold},
+        )
+    except EmuError as e:
+        return _fail(e.message)
+    out = folder / "onnx" / (Path(args.variant).stem + ".quantization.json")
+    out.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2))
+        return 0
+    print(f"{entry.name}: {report.method} int8 variant written to {folder / 'onnx' / report.variant}")
+    print(
+        f"  {report.images} images; graph time {report.fp32_ms:.2f} ms FP32, {report.int8_ms:.2f} ms int8 "
+        f"({report.speed_ratio:.2f}x); {report.fp32_bytes:,} -> {report.int8_bytes:,} bytes"
+    )
+    print("  outputs against FP32: " + ", ".join(f"{k} {_figure(v)}" for k, v in report.agreement.items()))
+    print(f"  report: {out}")
+    print(f'  to use it, set variant = "{report.variant}" for {entry.name} in [[ai.models]] (FP32 stays the default)')
+    return 0
+
+
+def _figure(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
