@@ -32,6 +32,7 @@ class ModelEntry:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()  # other Workers AI names of this model
     experimental: bool = False  # hidden by the model search's hide_experimental
+    max_batch: int = 1  # requests waiting for this model run as one batch of up to this many (1: never batched)
 
 
 class CatalogError(ConfigError):
@@ -70,6 +71,7 @@ def entry_from_table(
         "defaults",
         "aliases",
         "experimental",
+        "max_batch",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -90,6 +92,11 @@ def entry_from_table(
             if not isinstance(table[key], bool):
                 raise CatalogError(where, f"'{key}' must be true or false", key, index)
             values[key] = table[key]
+    if "max_batch" in table:
+        size = table["max_batch"]
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 64:
+            raise CatalogError(where, "'max_batch' must be a whole number from 1 to 64", "max_batch", index)
+        values["max_batch"] = size
     if "price" in table:
         values["price"] = _price(table["price"], where, index)
     if "path" in table:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,8 @@ from .errors import (
 )
 from .faults import Faults, Rule
 from .gateway import GatewayCache, GatewayOptions
+from .inference.batching import Batcher
+from .inference.model import LoadedModel
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
@@ -120,6 +124,7 @@ class InferenceService:
         self.store = store or ModelStore(s.state_dir)
         self.pool = ModelPool(self.store, s.intra_op_threads, s.auto_pull, s.weights)
         self.slots = InferenceSlots(s.max_concurrent_inferences, s.max_queue, s.queue_timeout_s, s.prepare_threads)
+        self._batch_lock = threading.Lock()
         self.cache = ResultCache(s.cache_size)
         self.gateway_cache = GatewayCache()
         self.metrics = Metrics(self)
@@ -160,6 +165,37 @@ class InferenceService:
         if status is not None and status["exceeded"]:
             # Cloudflare's 3036 text, as a Worker meets it there; the budget itself is in /cdn-cgi/emu/health
             raise BudgetExceeded(DAILY_ALLOCATION_TEXT)
+
+    async def _infer(self, entry: ModelEntry, loaded: LoadedModel, data: bytes, params: dict[str, Any]) -> Any:
+        """Prepare on the preparation threads, then infer in a slot: alone, or batched with the requests for the
+        same model waiting beside it (inference/batching.py) where the model's `max_batch` allows."""
+        max_pixels = self.settings.max_image_pixels
+        batcher = self._batcher(entry, loaded)
+        if batcher is None:
+            return await self.slots.run(
+                lambda prepared: loaded.infer(prepared, params), prepare=lambda: loaded.prepare(data, max_pixels)
+            )
+        waiting: list[Future] = []
+
+        def prepare() -> Future:
+            future = batcher.add(loaded.prepare(data, max_pixels), params)
+            waiting.append(future)
+            return future
+
+        try:
+            return await self.slots.run(batcher.run_until, prepare=prepare)
+        except BaseException:
+            for future in waiting:  # not computed yet: no batch needs to carry it any more
+                future.cancel()
+            raise
+
+    def _batcher(self, entry: ModelEntry, loaded: LoadedModel) -> Batcher | None:
+        if entry.max_batch <= 1 or not loaded.batchable:
+            return None
+        with self._batch_lock:
+            if loaded.batcher is None:
+                loaded.batcher = Batcher(loaded, entry.max_batch)
+            return loaded.batcher
 
     def budget_status(self) -> dict[str, Any] | None:
         """Today's (UTC) spend against `budget_usd_per_day` (metering/report.py), None without a budget."""
@@ -205,10 +241,7 @@ class InferenceService:
             if result is None:
                 if caller.options.reject_if_busy and self.slots.pending >= self.slots.concurrency:
                     raise OutOfCapacity(CAPACITY_TEXT)
-                fresh = await self.slots.run(
-                    lambda prepared: loaded.infer(prepared, checked),
-                    prepare=lambda: loaded.prepare(data, self.settings.max_image_pixels),
-                )
+                fresh = await self._infer(entry, loaded, data, checked)
                 if key is not None:
                     self.cache.put(key, fresh)
                 if gw_key is not None and gw is not None and gw.cache_ttl:

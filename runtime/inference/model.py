@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -189,6 +189,12 @@ class LoadedModel:
     onnx_path: Path
     family: Family
     weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (inference/standins.py)
+    batcher: Any = field(default=None, repr=False, compare=False)  # inference/batching.py, when it batches
+
+    @property
+    def batchable(self) -> bool:
+        """Whether the graph takes a batch: every input's first dimension is symbolic."""
+        return all(i.shape and not isinstance(i.shape[0], int) for i in self.family.session.get_inputs())
 
     @property
     def task(self) -> str:

@@ -13,6 +13,7 @@ FP32 stays the default: a variant answers only once the model's `variant` names 
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 import time
@@ -214,7 +215,7 @@ def quantize_folder(
     for p in prepared:  # interleaved, one warm-up each, so that both meet the same machine
         for model, sink in ((fp32, fp32_ms), (int8, int8_ms)):
             model.family.run(p.feeds)
-            sink.append(_median_ms(lambda m=model, feeds=p.feeds: m.family.run(feeds), repeats))
+            sink.append(_median_ms(functools.partial(model.family.run, p.feeds), repeats))
         pairs.append((_finish(fp32, p, checked), _finish(int8, p, checked)))
     f_ms, q_ms = statistics.median(fp32_ms), statistics.median(int8_ms)
     return QuantizeReport(

@@ -76,7 +76,7 @@ def lookup_tables(
     rescale: float | None, mean: Sequence[float] | None, std: Sequence[float] | None, dtype: Any = np.float32
 ) -> np.ndarray:
     """Per-channel tables mapping a uint8 value to its model input value: shape (3, 256)."""
-    values = np.arange(256)
+    values: np.ndarray = np.arange(256)
     if rescale is not None:
         values = values * rescale
     tables = np.repeat(values.astype(np.float32)[None, :], 3, axis=0)
