@@ -370,3 +370,54 @@ def test_report_cache_recomputes_exactly_when_rows_are_added(ledger_target):
     assert reports.get()["total_usd"] == "0.00001001"
     assert reports.get(by="model", until="2024-05-01")["requests"] == 2
     assert reports.get(by="model", until="2024-04-30")["requests"] == 0
+
+
+def test_which_targets_name_postgresql_and_which_backend_opens_them(tmp_path):
+    from pathlib import Path
+
+    from runtime.metering.ledger import backend_for, is_postgres, open_ledger
+    from runtime.metering.postgres_ledger import PostgresLedger
+    from runtime.metering.sqlite_ledger import SQLiteLedger
+
+    assert is_postgres("postgresql://u@h/db") and is_postgres("postgres://u@h/db")
+    assert (
+        not is_postgres("POSTGRESQL://u@h/db")
+        and not is_postgres(tmp_path / "postgresql:")
+        and not is_postgres(":memory:")
+    )
+    assert backend_for("postgres://u@h/db") is PostgresLedger and backend_for(tmp_path / "l.sqlite3") is SQLiteLedger
+    ledger = open_ledger(tmp_path / "l.sqlite3")
+    assert isinstance(ledger, SQLiteLedger) and ledger.path == Path(tmp_path / "l.sqlite3")
+    ledger.close()
+
+
+def test_rows_read_back_with_their_types_newest_first_fifty_by_default(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    for i in range(55):
+        ledger.record(rec(i, cache_hit=i == 54))
+    rows = ledger.latest()
+    assert len(rows) == 50 and rows[0]["request_id"] == "r54" and rows[-1]["request_id"] == "r5"
+    assert rows[0]["cache_hit"] is True and rows[1]["cache_hit"] is False
+    assert rows[0]["cost"] == "0" and rows[1]["cost"] == "0.0000075" and rows[1]["unit_price"] == "0.0000075"
+    assert ledger.count() == 55 and ledger.newest_id() == 55
+    with ledger.snapshot() as db:
+        assert db.one("SELECT id FROM requests WHERE id > 1000") == ()
+    ledger.close()
+
+
+def test_instances_lists_every_writer_once(tmp_path):
+    from dataclasses import replace
+
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    assert ledger.instances() == []
+    for i, name in enumerate(["east", "west", "east", None]):
+        ledger.record(replace(rec(i), instance=name))
+    assert sorted(ledger.instances()) == ["east", "west"]
+    ledger.close()
+
+
+def test_picodollars_up_to_the_int64_limit():
+    from runtime.metering.ledger import INT64_MAX
+
+    assert to_pico(Decimal(INT64_MAX) / 10**12) == INT64_MAX
+    assert to_pico(Decimal(INT64_MAX + 1) / 10**12) is None

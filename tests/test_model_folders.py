@@ -231,6 +231,7 @@ def classifier_folder(
         ([1, 3, 1, 5], {"height": 1, "width": 5}, (1, 3, 1, 5)),
         (["batch", 3, "height", "width"], {}, (1, 3, 7, 10)),  # symbolic: no resize at all
         ([1, 3, 32, "width"], {}, (1, 3, 7, 10)),
+        ([1, 3, "height", 48], {}, (1, 3, 7, 10)),
         ([3, 32, 48], {}, (1, 3, 7, 10)),  # not an image batch
     ],
 )
@@ -433,3 +434,25 @@ def test_yolox_detections_with_tied_scores_keep_grid_order(tmp_path):
     result = model.predict(png(32, 32), model.family.check_params({"threshold": 0.1}))
     labels = [r["label"] for r in result]
     assert len(result) == 21 and labels == [f"class{i % 3}" for i in range(21)]
+
+
+def test_softmax_and_sigmoid_hold_for_extreme_logits():
+    from runtime.inference.classification import apply_function
+
+    softmax = apply_function("softmax", np.array([1000.0, 999.0, -1000.0], np.float32))
+    assert np.isfinite(softmax).all() and np.allclose(softmax[:2], [1 / (1 + np.exp(-1)), 1 / (1 + np.e)], atol=1e-6)
+    sigmoid = apply_function("sigmoid", np.array([-1000.0, 0.0, 1000.0], np.float32))
+    assert np.allclose(sigmoid, [0.0, 0.5, 1.0])
+
+
+def test_a_yolox_graph_whose_one_output_has_another_name(tmp_path):
+    from onnx_const import constant_model
+
+    rows = np.zeros((21, 85), np.float32)
+    row(rows, 0, (0.0, 0.0, 0.0, 0.0), 1.0, {3: 0.9})
+    folder = make_folder(tmp_path, rows)
+    (folder / "onnx" / "model.onnx").write_bytes(constant_model("images", [1, 3, 32, 32], "detections", rows[None]))
+    model = load_model(folder, task="object-detection")
+    assert model.family.output == "detections"
+    [only] = model.predict(png(32, 32), model.family.check_params({}))
+    assert only["label"] == "class3"

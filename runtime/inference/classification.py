@@ -22,7 +22,8 @@ def apply_function(name: str, logits: np.ndarray) -> np.ndarray:
         e = np.exp(logits - logits.max())
         return e / e.sum()
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-logits))
+        with np.errstate(over="ignore"):  # exp(1000) is inf and 1 / inf is the right 0.0, as in the pipeline
+            return 1.0 / (1.0 + np.exp(-logits))
     return logits
 
 
