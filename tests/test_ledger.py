@@ -372,7 +372,7 @@ def test_report_cache_recomputes_exactly_when_rows_are_added(ledger_target):
     assert reports.get(by="model", until="2024-04-30")["requests"] == 0
 
 
-def test_which_targets_name_postgresql_and_which_backend_opens_them(tmp_path):
+def test_which_targets_name_the_server_backend_and_which_opens_them(tmp_path):
     from pathlib import Path
 
     from runtime.metering.ledger import backend_for, is_postgres, open_ledger
@@ -421,3 +421,21 @@ def test_picodollars_up_to_the_int64_limit():
 
     assert to_pico(Decimal(INT64_MAX) / 10**12) == INT64_MAX
     assert to_pico(Decimal(INT64_MAX + 1) / 10**12) is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("time"), "tzset"), reason="needs time.tzset (POSIX)")
+def test_ledger_times_are_utc_whatever_the_machines_time_zone(monkeypatch):
+    import time as time_module
+
+    from runtime.metering.ledger import time_text, utcnow
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time_module.tzset()
+    try:
+        assert utcnow().utcoffset() == timedelta(0)
+        assert time_text(datetime(2024, 5, 1, 12, 0)) == "2024-05-01T12:00:00.000000+00:00"  # naive: taken as UTC
+        eastern = timezone(timedelta(hours=-4))
+        assert time_text(datetime(2024, 5, 1, 8, 0, tzinfo=eastern)) == "2024-05-01T12:00:00.000000+00:00"
+    finally:
+        monkeypatch.delenv("TZ")
+        time_module.tzset()

@@ -427,13 +427,51 @@ def test_yolox_without_letterbox_stretches_in_the_configured_channel_order(tmp_p
 
 
 def test_yolox_detections_with_tied_scores_keep_grid_order(tmp_path):
+    # 21 separate boxes (one per grid cell, classes spread over 3): rows 0-9 score 0.3, rows 10-20 score 0.6.
+    # Ties keep the grid's order (a quicksort would not: numpy's puts 12, 13, 15, 14, ... first here).
     rows = np.zeros((21, 85), np.float32)
-    for i in range(21):  # 21 separate boxes (one per grid cell), all scoring 0.5, classes spread over 3
-        row(rows, i, (0.0, 0.0, 0.0, 0.0), 1.0, {i % 3: 0.5})
+    for i in range(21):
+        row(rows, i, (0.0, 0.0, 0.0, 0.0), 1.0, {i % 3: 0.3 if i < 10 else 0.6})
     model = load_model(make_folder(tmp_path, rows), task="object-detection")
     result = model.predict(png(32, 32), model.family.check_params({"threshold": 0.1}))
-    labels = [r["label"] for r in result]
-    assert len(result) == 21 and labels == [f"class{i % 3}" for i in range(21)]
+    order = list(range(10, 21)) + list(range(10))
+    assert [r["label"] for r in result] == [f"class{i % 3}" for i in order]
+    assert [round(r["score"], 6) for r in result] == [0.6] * 11 + [0.3] * 10
+    assert (
+        nms(
+            np.array([[8.0 * i, 0, 8.0 * i + 4, 4] for i in range(21)], np.float32), rows[:, 5:].max(axis=1), 0.45
+        ).tolist()
+        == order
+    )
+
+
+def test_batched_nms_keeps_classes_apart_even_at_the_far_corner():
+    # a 1x1 box of class 1 at the origin and one of class 0 at the far corner: shifting class 1 by less than the
+    # largest coordinate plus one would lay one on the other
+    boxes = np.array([[0, 0, 1, 1], [9, 9, 10, 10]], np.float32)
+    kept = batched_nms(boxes, np.array([0.9, 0.8], np.float32), np.array([1, 0]), 0.45)
+    assert sorted(kept.tolist()) == [0, 1]
+
+
+def test_detr_threshold_is_strict(tmp_path):
+    model = load_model(FIXTURE_MODELS / "detr", task="object-detection")
+    image = png(40, 30)
+    everything = model.predict(image, model.family.check_params({"threshold": 0.0}))
+    score = everything[0]["score"]
+    above = model.predict(image, model.family.check_params({"threshold": score}))
+    assert score not in [r["score"] for r in above]
+    assert len(above) == sum(r["score"] > score for r in everything)
+
+
+def test_detr_pads_the_height_when_pad_size_is_narrower_than_the_image(tmp_path):
+    from PIL import Image
+
+    folder = detr_with(tmp_path, size={"height": 64, "width": 80}, pad_size={"height": 100, "width": 50}, do_pad=True)
+    model = load_model(folder, task="object-detection")
+    feeds = model.family.feeds_for(Image.new("RGB", (40, 30), (9, 9, 9)))
+    assert feeds["pixel_values"].shape == (1, 3, 100, 80) and int(feeds["pixel_mask"].sum()) == 64 * 80
+    assert feeds["pixel_values"].dtype == np.float32 and feeds["pixel_mask"].dtype == np.int64  # what the graph takes
+    assert isinstance(model.predict(png(40, 30), model.family.check_params({"threshold": 0.0})), list)
 
 
 def test_softmax_and_sigmoid_hold_for_extreme_logits():

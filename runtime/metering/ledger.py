@@ -131,7 +131,7 @@ class Ledger(abc.ABC):
     def _write_delay(self) -> float:
         # A test seam, off unless set: hold each write this long before committing, so tests can show that an
         # answer never leaves before its row is committed (tests/test_ledger_ordering.py).
-        return float(os.environ.get(WRITE_DELAY_ENV) or 0)
+        return float(os.environ.get(WRITE_DELAY_ENV) or 0)  # pragma: no mutate (a test seam, not behaviour)
 
     @property
     @abc.abstractmethod
