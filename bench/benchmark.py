@@ -186,7 +186,7 @@ class Floor:
 
 # ------------------------------------------------------------------------------------------------- server
 class Server:
-    def __init__(self, models: list[str], workdir: Path) -> None:
+    def __init__(self, models: list[str], workdir: Path, max_batch: int = 1, settings: list[str] = ()) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         (workdir / "bench_worker.py").write_text(WORKER)
@@ -201,9 +201,10 @@ class Server:
             "auto_pull = false",
             "reload = false",
             "max_queue = 256",
+            *settings,
         ]
         for m in models:
-            lines += ["[[ai.models]]", f'name = "{NAMES[m][0]}"', f'path = "{MODELS / m}"']
+            lines += ["[[ai.models]]", f'name = "{NAMES[m][0]}"', f'path = "{MODELS / m}"', f"max_batch = {max_batch}"]
         (workdir / "wrangler-like.toml").write_text("\n".join(lines) + "\n")
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
@@ -246,7 +247,12 @@ def door_requests(model: str, png: bytes) -> dict[str, tuple[str, str, bytes, di
             as_json,
             {"content-type": "application/json"},
         ),
-        "HF raw": ("POST", f"/hf-inference/models/{hf_id}", png, {"content-type": "image/png"}),
+        "HF raw": (
+            "POST",
+            f"/hf-inference/models/{hf_id}",
+            png,
+            {"content-type": "image/png", "x-use-cache": "false"},  # the door's result cache would answer at once
+        ),
         "Worker env.AI.run": ("POST", "/", png, {"content-type": "image/png", "x-model": name}),
     }
 
@@ -315,6 +321,13 @@ def main() -> None:
     )
     parser.add_argument("--rss-requests", type=int, default=1000, help="ResNet requests between the RSS readings")
     parser.add_argument("--no-quantize", action="store_true")
+    parser.add_argument("--batching-only", action="store_true", help="only the batching comparison")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="an [emulator] setting for the server (TOML)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=4, help="max_batch for the batching comparison under the largest load (1: skip)"
+    )
     args = parser.parse_args()
     models = [m for m in args.only.split(",") if m]
     missing = [m for m in models if not (MODELS / m / "onnx" / "model.onnx").is_file()]
@@ -331,8 +344,13 @@ def main() -> None:
     }
     peak, ghz = peak_gflops()
     results["machine"].update({"clock_ghz": ghz, "fp32_peak_gflops": peak})
+    if args.batching_only:
+        results["batching"] = batching(models, png, args)
+        report(results)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="emu-benchmark-"))
-    server = Server(models, workdir)
+    server = Server(models, workdir, settings=args.set)
+    results["settings"] = args.set
     results["startup_to_health_s"] = server.startup_s
     onnx_bytes = sum((MODELS / m / "onnx" / "model.onnx").stat().st_size for m in models)
     try:
@@ -389,6 +407,8 @@ def main() -> None:
     finally:
         server.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    if args.batch > 1:
+        results["batching"] = batching(models, png, args)
     r = results["rss"]
     r["limit_mib"] = 1.5 * r["onnx_mib"] + 400
     if "after_more_requests_mib" in r:
@@ -399,6 +419,35 @@ def main() -> None:
     out = HERE / "results" / f"{dt.date.today().isoformat()}-benchmark.json"
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(f"\nwrote {out}")
+
+
+def batching(models: list[str], png: bytes, args: argparse.Namespace) -> dict[str, Any]:
+    """The largest load on a server whose models batch (max_batch) and on one whose models do not, one after the
+    other, per model."""
+    clients = max(int(x) for x in args.clients.split(","))
+    out: dict[str, Any] = {"max_batch": args.batch, "clients": clients}
+    servers = {}
+    for size in (1, args.batch):
+        workdir = Path(tempfile.mkdtemp(prefix="emu-benchmark-batch-"))
+        servers[size] = (Server(models, workdir, max_batch=size, settings=args.set), workdir)
+    try:
+        for server, _ in servers.values():
+            with httpx.Client(base_url=server.base, timeout=300) as client:
+                for m in models:
+                    timed(client, door_requests(m, png)["REST raw"])
+        for m in models:
+            total = max(args.load_requests, 2 * clients)
+            out[m] = {
+                ("batched" if size > 1 else "unbatched"): asyncio.run(
+                    load(server.base, door_requests(m, png)["REST raw"], clients, total)
+                )
+                for size, (server, _) in servers.items()
+            }
+    finally:
+        for server, workdir in servers.values():
+            server.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+    return out
 
 
 def quantized(models: list[str], png: bytes) -> dict[str, Any]:
@@ -412,12 +461,16 @@ def quantized(models: list[str], png: bytes) -> dict[str, Any]:
             shutil.copytree(MODELS / m, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
             _, _, task = NAMES[m]
             t0 = time.perf_counter()
-            rep = quantize_folder(folder, task, images, intra_op_threads=CORES, repeats=3)
+            params = {"threshold": 0.0} if task == "object-detection" else {}  # random weights: compare every query
+            rep = quantize_folder(folder, task, images, intra_op_threads=CORES, repeats=3, params=params)
             out[m] = {**rep.as_json(), "seconds": time.perf_counter() - t0}
     return out
 
 
 def report(results: dict[str, Any]) -> None:
+    if "startup_to_health_s" not in results:  # --batching-only
+        results["models"] = {m: None for m in results["batching"] if m in NAMES}
+        return _batching_table(results)
     print(f"\nstart-up to health: {results['startup_to_health_s']:.2f} s")
     print(
         "\n| model | floor ms | REST raw | REST JSON | HF raw | Worker | 16 clients vs best bare | p99 / fair share |"
@@ -459,6 +512,7 @@ def report(results: dict[str, Any]) -> None:
             else ""
         )
     )
+    _batching_table(results)
     if "int8" in results:
         print("\n| model | method | FP32 ms | int8 ms | speed | outputs against FP32 |")
         print("|---|---|---|---|---|---|")
@@ -469,6 +523,22 @@ def report(results: dict[str, Any]) -> None:
             print(
                 f"| {m} | {q['method']} | {q['fp32_ms']:.1f} | {q['int8_ms']:.1f} | {q['speed_ratio']:.2f}x | {agreement} |"
             )
+
+
+def _batching_table(results: dict[str, Any]) -> None:
+    if "batching" not in results:
+        return
+    b = results["batching"]
+    print(
+        f"\n| model | {b['clients']} clients unbatched req/s | max_batch {b['max_batch']} req/s | ratio | p99 ms | errors |"
+    )
+    print("|---|---|---|---|---|---|")
+    for m in results["models"]:
+        plain, batched = b[m]["unbatched"], b[m]["batched"]
+        print(
+            f"| {m} | {plain['throughput_rps']:.2f} | {batched['throughput_rps']:.2f} | "
+            f"{batched['throughput_rps'] / plain['throughput_rps']:.2f}x | {batched['p99_ms']:.0f} | {batched['errors']} |"
+        )
 
 
 if __name__ == "__main__":
