@@ -1,8 +1,9 @@
 """int8 variants of a model folder's ONNX graph, made locally, and how far they move from FP32.
 
 `workers-ai-emu models quantize NAME --images ...` (runtime/commands/models.py) calls `quantize_folder`:
-- **static** QDQ quantization, calibrated on the given images put through the model's own pre-processing, for
-  graphs whose work is convolutions (ResNet, DETR's backbone): weights int8 per channel, activations uint8;
+- **static** QDQ quantization of the convolutions (and Gemm), calibrated on the given images put through the
+  model's own pre-processing, for graphs whose work is convolutions (ResNet, DETR's backbone): weights int8 per
+  channel, activations uint8; DETR's transformer stays FP32, since static int8 attention moves its outputs most;
 - **dynamic** quantization of MatMul/Gemm weights (activations quantized at run time) for transformer graphs
   (ViT): convolutions stay FP32, since dynamic int8 convolutions (ConvInteger) run slower than FP32 on CPUs.
 The variant is written beside the original (`onnx/model_quantized.onnx` unless named) with a JSON report: the
@@ -104,6 +105,7 @@ def _static(source: Path, target: Path, feeds: Sequence[dict[str, np.ndarray]]) 
             weight_type=QuantType.QInt8,
             per_channel=True,
             calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=sorted(CONV_OPS | {"Gemm"}),  # transformer blocks (MatMul) stay FP32: see above
         )
 
 
