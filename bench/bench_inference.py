@@ -121,8 +121,8 @@ class Emulator:
         loaded = self.service.pool.loaded(model)
         self.clock.wrap(loaded, "prepare", "prepare")  # decode + pre-process, on a preparation thread
         self.clock.wrap(loaded.family, "prepare", "preprocess")
-        self.clock.wrap(loaded, "infer", "infer")  # onnxruntime + post-process, in the inference slot
-        self.clock.wrap(loaded.family, "run", "onnxruntime")
+        self.clock.wrap(loaded.family, "run", "onnxruntime")  # in the inference slot (batched or not)
+        self.clock.wrap(loaded.family, "finish", "postprocess")
 
     def once(self, name: str) -> dict[str, float]:
         self.clock.take()
@@ -134,8 +134,8 @@ class Emulator:
             "decode": s["prepare"] - s["preprocess"],
             "preprocess": s["preprocess"],
             "onnxruntime": s["onnxruntime"],
-            "postprocess": s["infer"] - s["onnxruntime"],
-            "service overhead": total - s["prepare"] - s["infer"],
+            "postprocess": s["postprocess"],
+            "service overhead": total - s["prepare"] - s["onnxruntime"] - s["postprocess"],
             "total": total,
         }
 
