@@ -1,16 +1,20 @@
-"""Test helpers: paths to fixtures and ../shared, and a real uvicorn server on a free loopback port."""
+"""Test helpers: paths to fixtures and ../shared, a real uvicorn server on a free loopback port, and `dev` as a
+user runs it (a child process)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -88,3 +92,63 @@ def running_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevServer:
+    """`python -m runtime dev ARGS --port P` in a child process, waited for until `ready` answers 200.
+
+    Its output goes to `log` (a file, not a pipe: a busy server would fill a pipe nobody reads and stall)."""
+
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        ready: str = "/cdn-cgi/emu/health",
+        timeout_s: float = 90,
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime", "dev", *args, "--port", str(self.port)],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.base}{ready}", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dev exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError(f"dev was not ready within {timeout_s:.0f} s:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> str:
+        """Terminate it (SIGTERM, as Ctrl-C would) and return everything it printed."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.output()

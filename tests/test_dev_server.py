@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-from support import DETR, FIXTURE_MODELS, ROOT, make_service
+from support import DETR, FIXTURE_MODELS, ROOT, DevServer, make_service
 from worker_support import IMAGE
 
 from runtime.service import Caller
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_dev_serves_the_example_worker_and_logs_each_request(tmp_path: Path) -> None:
@@ -45,25 +37,10 @@ state_dir = "state"
 auto_pull = false
 reload = false
 """)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    dev = DevServer("--config", str(cfg), cwd=ROOT, log=tmp_path / "dev.log", ready="/", timeout_s=60)
+    url = dev.base
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                page = httpx.get(f"{url}/", timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.communicate()[0]
-                assert time.monotonic() < deadline, "dev did not start within 60 s"
-                time.sleep(0.2)
+        page = httpx.get(f"{url}/", timeout=5)
         assert page.status_code == 200
         assert "<canvas" in page.text and "Dev test page" in page.text and "<script src" not in page.text
 
@@ -73,8 +50,7 @@ reload = false
         bad = httpx.post(f"{url}/", content=b"not an image", timeout=60)
         rest = httpx.post(f"{url}/client/v4/accounts/a/ai/run/{DETR}", content=image, timeout=60)
     finally:
-        proc.terminate()
-        output = proc.communicate(timeout=30)[0]
+        output = dev.stop()
 
     service = make_service(tmp_path / "expected")
     expected = service.run_sync(DETR, image, caller=Caller(source="cli")).result
@@ -132,32 +108,15 @@ state_dir = "state"
 auto_pull = false
 reload = false
 """)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "dev", "--config", str(cfg), "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    dev = DevServer("--config", str(cfg), "--workers", "2", cwd=ROOT, log=tmp_path / "dev.log")
+    proc, url = dev.proc, dev.base
     image = IMAGE.read_bytes()
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/cdn-cgi/emu/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "dev --workers 2 did not start within 90 s"
-            time.sleep(0.3)
         children = subprocess.run(["ps", "--ppid", str(proc.pid), "-o", "pid="], capture_output=True, text=True)
         answers = [httpx.post(f"{url}/", content=image, timeout=60) for _ in range(12)]
         costs = httpx.get(f"{url}/cdn-cgi/emu/costs", timeout=30).json()
     finally:
-        proc.terminate()
-        output = proc.communicate(timeout=30)[0]
+        output = dev.stop()
     assert len(children.stdout.split()) >= 2, output  # the supervisor's server processes
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
     assert costs["requests"] == 12 and costs["billed_requests"] == 12  # one ledger for both processes

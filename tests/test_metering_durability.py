@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,17 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 from metering_server import PRICED, PRICES, TINY
-from support import ROOT
+from support import ROOT, free_port
 
 from runtime.metering.ledger import SCHEMA_VERSION
 
 SCRIPT = ROOT / "tests" / "metering_server.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(state: Path, ledger: str | None = None, instance: str | None = None) -> tuple[subprocess.Popen, str]:

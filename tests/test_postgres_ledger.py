@@ -9,8 +9,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 from api_support import PNG
-from pg_support import free_port, fresh_database
-from support import DETR, make_service
+from pg_support import fresh_database
+from support import DETR, free_port, make_service
 from test_ledger import rec
 
 from runtime.config import load_settings

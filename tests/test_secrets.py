@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-from support import DETR, FIXTURES, ROOT
+from support import DETR, FIXTURES, ROOT, DevServer
 
 SECRETS = {"api_token": "tok-7f3a9c1e55", "HF_TOKEN": "hf_secretvalue0042", "DB_PASSWORD": "pw-aa91bb72cc"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_no_secret_is_written_anywhere(tmp_path: Path) -> None:
@@ -31,30 +21,13 @@ def test_no_secret_is_written_anywhere(tmp_path: Path) -> None:
         f'api_token = "{SECRETS["api_token"]}"\nweights = "stand-in"\nreload = false\n'
     )
     (project / ".dev.vars").write_text(f'DB_PASSWORD="{SECRETS["DB_PASSWORD"]}"\n')
-    port = free_port()
     env = {**os.environ, "HF_TOKEN": SECRETS["HF_TOKEN"], "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "dev", "--port", str(port)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    dev = DevServer(cwd=project, env=env, log=tmp_path / "dev.log", timeout_s=60)
+    base = dev.base
     auth = {"authorization": f"Bearer {SECRETS['api_token']}"}
     image = (FIXTURES / "images" / "cats-640x480.jpg").read_bytes()
     answers: list[httpx.Response] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/cdn-cgi/emu/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert proc.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
         with httpx.Client(base_url=base, timeout=60) as http:
             answers += [
                 http.post("/", content=image),  # the Worker (not behind the token)
@@ -72,8 +45,7 @@ def test_no_secret_is_written_anywhere(tmp_path: Path) -> None:
                 http.get("/cdn-cgi/emu/health"),
             ]
     finally:
-        proc.terminate()
-        log = proc.communicate(timeout=30)[0]
+        log = dev.stop()
     assert answers[1].status_code == 200 and answers[2].status_code == 401 and answers[5].status_code == 200
     written = [log] + [a.text for a in answers] + [str(dict(a.headers)) for a in answers]
     for path in (project / ".emu").rglob("*"):

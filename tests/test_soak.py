@@ -12,7 +12,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -21,8 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from metering_server import IMAGES, PRICED, TINY, model_tables
-from pg_support import free_port
-from support import ROOT
+from support import ROOT, DevServer
 
 CLIENTS = 32
 PER_PHASE = 1500
@@ -48,24 +46,8 @@ def write_config(folder: Path) -> Path:
 
 
 def start(config: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "dev", "--config", str(config), "--port", str(port), "--no-reload"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
-        try:
-            if httpx.get(f"{base}/cdn-cgi/emu/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("dev did not start within 90 s")
+    dev = DevServer("--config", str(config), "--no-reload", cwd=ROOT, log=config.with_name(f"dev-{time.time_ns()}.log"))
+    return dev.proc, dev.base
 
 
 def rss_mib(pid: int) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 from api_support import HeldStore, make_service
-from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, running_server
+from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, free_port, running_server
 
 from runtime.catalog import Catalog
 from runtime.http.app import AppContext, create_app
@@ -28,12 +27,6 @@ from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
 
 CATS = FIXTURES / "images" / "cats-640x480.jpg"  # COCO val2017 #39769 (two cats), as JPEG
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def offline_env(tmp: Path) -> dict[str, str]:
