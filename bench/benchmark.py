@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 import numpy as np
 import orjson
+from bench_inference import pct  # nearest-rank percentile, one definition for the bench scripts
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -85,11 +86,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
 
 
 def peak_gflops() -> tuple[float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -191,9 +192,9 @@ class LoadedModel:
     weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (inference/standins.py)
     batcher: Any = field(default=None, repr=False, compare=False)  # inference/batching.py, when it batches
 
-    @property
+    @functools.cached_property
     def batchable(self) -> bool:
-        """Whether the graph takes a batch: every input's first dimension is symbolic."""
+        """Whether the graph takes a batch: every input's first dimension is symbolic (read once, not per request)."""
         return all(i.shape and not isinstance(i.shape[0], int) for i in self.family.session.get_inputs())
 
     @property
