@@ -43,7 +43,7 @@ clean:
 	$(PYTHON) -m venv .venv-ref
 	.venv-ref/bin/python -m pip install -q --upgrade pip
 	.venv-ref/bin/python -m pip install -q torch==2.13.0
-	.venv-ref/bin/python -m pip install -q "transformers==5.23.0" onnx onnxscript onnxruntime pillow numpy safetensors
+	.venv-ref/bin/python -m pip install -q "transformers==5.23.0" onnx onnxscript onnxruntime pillow numpy safetensors av tokenizers
 	touch $@
 
 reference-venv: .venv-ref/.installed
