@@ -12,9 +12,15 @@ from typing import Any
 from .errors import ConfigError, NoSuchModel, NotOfferedLocally
 from .settings import parse_usd
 
-TASKS = ("object-detection", "image-classification")
+ASR = "automatic-speech-recognition"
+TASKS = ("object-detection", "image-classification", ASR)
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
-TASK_NAMES = {"object-detection": "Object Detection", "image-classification": "Image Classification"}
+TASK_NAMES = {
+    "object-detection": "Object Detection",
+    "image-classification": "Image Classification",
+    ASR: "Automatic Speech Recognition",
+}
+UNITS = ("request", "audio-minute")  # what `price` is per
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,17 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()  # other Workers AI names of this model
     experimental: bool = False  # hidden by the model search's hide_experimental
     max_batch: int = 1  # requests waiting for this model run as one batch of up to this many (1: never batched)
+    unit: str = "request"  # what `price` is per: "request", or "audio-minute" (speech: billed by audio duration)
+    schema: str | None = None  # the input/output schema when the task has several (schemas.py), e.g. "whisper"
+
+    @property
+    def onnx_names(self) -> tuple[str, ...]:
+        """The ONNX files under onnx/ the model needs: `variant` for vision models; for Whisper the encoder and the
+        merged decoder with the variant's suffix (`model_quantized.onnx` -> `encoder_model_quantized.onnx`, ...)."""
+        if self.task != ASR:
+            return (self.variant,)
+        suffix = self.variant.removeprefix("model").removesuffix(".onnx")
+        return (f"encoder_model{suffix}.onnx", f"decoder_model_merged{suffix}.onnx")
 
 
 class CatalogError(ConfigError):
@@ -72,6 +89,8 @@ def entry_from_table(
         "aliases",
         "experimental",
         "max_batch",
+        "unit",
+        "schema",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -82,7 +101,7 @@ def entry_from_table(
     if not isinstance(name, str) or not name:
         raise CatalogError(where, "every model needs a 'name'", None, index)
     values: dict[str, Any] = {}
-    for key in ("task", "hf_id", "description", "source", "variant"):
+    for key in ("task", "hf_id", "description", "source", "variant", "schema"):
         if key in table:
             if not isinstance(table[key], str):
                 raise CatalogError(where, f"'{key}' must be a string", key, index)
@@ -97,6 +116,10 @@ def entry_from_table(
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 64:
             raise CatalogError(where, "'max_batch' must be a whole number from 1 to 64", "max_batch", index)
         values["max_batch"] = size
+    if "unit" in table:
+        if table["unit"] not in UNITS:
+            raise CatalogError(where, f"'unit' must be one of {', '.join(UNITS)}, not {table['unit']!r}", "unit", index)
+        values["unit"] = table["unit"]
     if "price" in table:
         values["price"] = _price(table["price"], where, index)
     if "path" in table:

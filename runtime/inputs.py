@@ -1,7 +1,10 @@
-"""What the doors hand the service as "the image": raw bytes, or Workers AI's `{"image": [0..255, ...]}`."""
+"""What the doors hand the service as the model's input: raw bytes, Workers AI's `{"image": [0..255, ...]}` for
+vision, `{"audio": [0..255, ...]}` for Whisper and `{"audio": "<base64>"}` for Whisper large-v3-turbo."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,4 +52,33 @@ def image_bytes(inputs: Any) -> tuple[bytes, dict[str, Any]]:
         data = uint8_bytes(inputs)
     if not data:
         raise BadInput("'image' is empty")
+    return data, rest
+
+
+def audio_bytes(inputs: Any, schema: str) -> tuple[bytes, dict[str, Any]]:
+    """Split a speech request's inputs into the audio bytes and the other fields, by the model's input schema."""
+    if inputs is None:
+        raise MissingBody('Request body is missing: send the audio as binary data or as {"audio": [...]}')
+    if schema == "whisper-large-v3-turbo":
+        if not isinstance(inputs, Mapping):
+            # turbo takes JSON only, the file in base64
+            raise SchemaMismatch("""Type mismatch of '/', 'binary' not in 'object': send {"audio": "<base64>"}""")
+        if "audio" not in inputs:
+            raise SchemaMismatch("required properties at '/' are 'audio'")
+        value = inputs["audio"]
+        if not isinstance(value, str):
+            raise BadInput(f"'audio' must be the audio file as a base64 string, not {type(value).__name__}")
+        try:
+            data = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise BadInput("'audio' is not valid base64") from None
+    elif isinstance(inputs, Mapping):
+        if "audio" not in inputs:
+            raise SchemaMismatch("required properties at '/' are 'audio'")
+        data = uint8_bytes(inputs["audio"], "audio")
+    else:
+        data = uint8_bytes(inputs, "audio")
+    rest = {k: v for k, v in inputs.items() if k != "audio"} if isinstance(inputs, Mapping) else {}
+    if not data:
+        raise BadInput("'audio' is empty")
     return data, rest

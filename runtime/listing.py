@@ -11,6 +11,7 @@ ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so id
 TASK_DESCRIPTIONS = {
     "object-detection": "Finds the objects in an image and returns their labels, scores and bounding boxes.",
     "image-classification": "Assigns an image the labels it most likely belongs to, with their scores.",
+    "automatic-speech-recognition": "Transcribes the speech in a recording into text, with the times of its words.",
 }
 
 

@@ -67,7 +67,127 @@ OUTPUTS: dict[str, dict[str, Any]] = {
 }
 
 
+WORD = {
+    "type": "object",
+    "properties": {
+        "word": {"type": "string", "description": "The word"},
+        "start": {"type": "number", "description": "The second this word begins in the recording"},
+        "end": {"type": "number", "description": "The second this word ends in the recording"},
+    },
+}
+VTT = {"type": "string", "description": "The transcript as WebVTT subtitles"}
+WORD_COUNT = {"type": "number", "description": "The number of words in the transcript"}
+AUDIO_ARRAY: dict[str, Any] = {
+    "type": "array",
+    "description": "The audio file's bytes (WAV, MP3, FLAC, OGG, WebM, M4A), each an unsigned 8-bit integer. The "
+    "REST API also takes the raw file as the request body.",
+    "items": {"type": "integer", "minimum": 0, "maximum": 255, "description": "One byte, 0 to 255"},
+}
+
+# Speech models have one input/output shape per model family (catalog key `schema`), as Workers AI defines them.
+SPEECH_INPUTS: dict[str, dict[str, Any]] = {
+    "whisper": {
+        "type": "object",
+        "description": "The recording to transcribe",
+        "properties": {"audio": AUDIO_ARRAY},
+        "required": ["audio"],
+        "additionalProperties": False,
+    },
+    "whisper-large-v3-turbo": {
+        "type": "object",
+        "description": "The recording to transcribe or translate, and how",
+        "properties": {
+            "audio": {"type": "string", "description": "The audio file, base64-encoded"},
+            "task": {
+                "type": "string",
+                "enum": ["transcribe", "translate"],
+                "default": "transcribe",
+                "description": "Transcribe in the spoken language, or translate to English",
+            },
+            "language": {
+                "type": "string",
+                "description": "The spoken language (ISO 639-1, e.g. en); detected when not given",
+            },
+            "vad_filter": {
+                "type": "boolean",
+                "default": False,
+                "description": "Drop the stretches without speech (voice activity detection) before recognising",
+            },
+            "initial_prompt": {
+                "type": "string",
+                "description": "Text that gives the model context for the recording (names, spelling, style)",
+            },
+            "prefix": {
+                "type": "string",
+                "description": "Text the transcript starts with; the model continues from it",
+            },
+        },
+        "required": ["audio"],
+        "additionalProperties": False,
+    },
+}
+SPEECH_OUTPUTS: dict[str, dict[str, Any]] = {
+    "whisper": {
+        "type": "object",
+        "description": "The transcript, its words with their times, and WebVTT subtitles",
+        "properties": {
+            "text": {"type": "string", "description": "The transcript"},
+            "word_count": WORD_COUNT,
+            "words": {"type": "array", "items": WORD},
+            "vtt": VTT,
+        },
+        "required": ["text"],
+    },
+    "whisper-large-v3-turbo": {
+        "type": "object",
+        "description": "The transcript with its segments, words and times, and what was heard",
+        "properties": {
+            "transcription_info": {
+                "type": "object",
+                "properties": {
+                    "language": {"type": "string", "description": "The language of the audio (ISO 639-1)"},
+                    "language_probability": {"type": "number", "description": "How sure the language is, 0 to 1"},
+                    "duration": {"type": "number", "description": "The audio's length in seconds"},
+                    "duration_after_vad": {
+                        "type": "number",
+                        "description": "The length in seconds left after voice activity detection",
+                    },
+                },
+            },
+            "text": {"type": "string", "description": "The transcript"},
+            "word_count": WORD_COUNT,
+            "segments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "start": {"type": "number", "description": "Where the segment starts, in seconds"},
+                        "end": {"type": "number", "description": "Where the segment ends, in seconds"},
+                        "text": {"type": "string", "description": "The segment's text"},
+                        "temperature": {"type": "number", "description": "The sampling temperature used"},
+                        "avg_logprob": {"type": "number", "description": "The mean log probability of its tokens"},
+                        "compression_ratio": {"type": "number", "description": "How repetitive its text is"},
+                        "no_speech_prob": {"type": "number", "description": "How likely it holds no speech"},
+                        "words": {"type": "array", "items": WORD},
+                    },
+                },
+            },
+            "vtt": VTT,
+        },
+        "required": ["text"],
+    },
+}
+
+
+def schema_name(entry: Any) -> str:
+    """Which schema a catalog entry uses: its own `schema` (speech), else its task's."""
+    return entry.schema or entry.task
+
+
 def input_schema(task: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The input schema of a task (vision) or of a speech schema name (`whisper`, `whisper-large-v3-turbo`)."""
+    if task in SPEECH_INPUTS:
+        return copy.deepcopy(SPEECH_INPUTS[task])
     params = parameters(task)
     if params is None:
         raise NoSuchModel(f"No schema for task {task}")
@@ -84,7 +204,7 @@ def input_schema(task: str, defaults: Mapping[str, Any] | None = None) -> dict[s
 
 
 def output_schema(task: str) -> dict[str, Any]:
-    schema = OUTPUTS.get(task)
+    schema = OUTPUTS.get(task) or SPEECH_OUTPUTS.get(task)
     if schema is None:
         raise NoSuchModel(f"No schema for task {task}")
     return copy.deepcopy(schema)

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import Catalog, ModelEntry
+from .catalog import ASR, Catalog, ModelEntry
 from .errors import (
     CAPACITY_TEXT,
     DAILY_ALLOCATION_TEXT,
@@ -37,13 +37,17 @@ from .inference.model import LoadedModel
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
-from .inputs import image_bytes
+from .inputs import audio_bytes, image_bytes
 from .metering.ledger import Ledger, LedgerRecord, open_ledger
 from .metering.metrics import Metrics
+from .metering.pricing import cost_of
 from .metering.report import budget_status
 from .requestlog import note_ai_call
 from .runoptions import RunOptions
+from .schemas import schema_name
 from .settings import EmulatorSettings, Settings, instance_name
+from .speech.family import Heard
+from .speech.transcript import Transcript
 
 ZERO = Decimal("0")
 OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
@@ -69,7 +73,7 @@ class Caller:
 
 @dataclass(frozen=True)
 class Outcome:
-    result: list[dict[str, Any]]
+    result: Any  # the Workers AI output: a list (vision) or an object (speech)
     model: ModelEntry
     request_id: str
     cost: Decimal
@@ -77,6 +81,8 @@ class Outcome:
     compute_time_s: float
     weights: str = "real"  # "stand-in:<name>" when a bundled stand-in answered (inference/standins.py)
     gateway_cache: str | None = None  # "HIT" or "MISS" when AI Gateway options were given
+    transcript: Transcript | None = None  # speech: what was heard (the Hugging Face door shapes its answer from it)
+    audio_ms: int | None = None  # speech: the billed audio duration
 
 
 class ResultCache:
@@ -84,7 +90,7 @@ class ResultCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[bytes, list[dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[bytes, Any] = OrderedDict()
 
     @staticmethod
     def key(model: str, data: bytes, params: Mapping[str, Any]) -> bytes:
@@ -95,13 +101,13 @@ class ResultCache:
         h.update(data)
         return h.digest()
 
-    def get(self, key: bytes) -> list[dict[str, Any]] | None:
+    def get(self, key: bytes) -> Any:
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: bytes, value: list[dict[str, Any]]) -> None:
+    def put(self, key: bytes, value: Any) -> None:
         if self.size <= 0:
             return
         self._items[key] = value
@@ -169,7 +175,9 @@ class InferenceService:
     async def _infer(self, entry: ModelEntry, loaded: LoadedModel, data: bytes, params: dict[str, Any]) -> Any:
         """Prepare on the preparation threads, then infer in a slot: alone, or batched with the requests for the
         same model waiting beside it (inference/batching.py) where the model's `max_batch` allows."""
-        max_pixels = self.settings.max_image_pixels
+        max_pixels: int | float = self.settings.max_image_pixels
+        if entry.task == ASR:
+            max_pixels = self.settings.max_audio_seconds
         batcher = self._batcher(entry, loaded)
         if batcher is None:
             return await self.slots.run(
@@ -219,17 +227,20 @@ class InferenceService:
                 await asyncio.sleep(delay)
             if fault is not None:
                 raise fault
-            image = inputs.get("image") if isinstance(inputs, Mapping) else None
-            if isinstance(image, (list, tuple)) and len(image) > OFF_LOOP_ITEMS:
-                data, extra = await asyncio.to_thread(image_bytes, inputs)
+            split = (
+                (lambda: audio_bytes(inputs, schema_name(entry))) if entry.task == ASR else lambda: image_bytes(inputs)
+            )
+            array = inputs.get("audio" if entry.task == ASR else "image") if isinstance(inputs, Mapping) else None
+            if isinstance(array, (list, tuple)) and len(array) > OFF_LOOP_ITEMS:
+                data, extra = await asyncio.to_thread(split)
             else:
-                data, extra = image_bytes(inputs)
+                data, extra = split()
             if len(data) > self.settings.max_body_bytes:
                 raise RequestTooLarge(f"Request is larger than {self.settings.max_body_bytes} bytes")
             await asyncio.to_thread(self._check_budget)
             loaded = await self.pool.get(entry, wait=caller.wait_for_model, timeout=self.settings.model_wait_s)
             weights = loaded.weights
-            checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})})
+            checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})}, entry.schema)
             key = ResultCache.key(entry.name, data, checked) if caller.use_cache else None
             result = self.cache.get(key) if key is not None else None
             gw = caller.gateway
@@ -247,6 +258,9 @@ class InferenceService:
                 if gw_key is not None and gw is not None and gw.cache_ttl:
                     self.gateway_cache.put(gw_key, fresh, gw.cache_ttl)
                 result = fresh
+            heard = result if isinstance(result, Heard) else None
+            if heard is not None:
+                result = heard.output
         except EmuError as e:
             await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
             e.metered = True
@@ -269,8 +283,13 @@ class InferenceService:
             )
             raise
         elapsed = time.perf_counter() - started
-        cost = await self._meter(caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights)
+        audio_ms = heard.audio_ms if heard is not None else None
+        cost = await self._meter(
+            caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights, audio_ms=audio_ms
+        )
         return Outcome(
+            transcript=heard.transcript if heard is not None else None,
+            audio_ms=audio_ms,
             gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
             result=result,
             model=entry,
@@ -305,9 +324,10 @@ class InferenceService:
         billed: bool,
         cached: bool,
         weights: str | None = None,
+        audio_ms: int | None = None,
     ) -> Decimal:
         price = entry.price if entry is not None else ZERO
-        cost = price if billed else ZERO
+        cost = cost_of(entry, audio_ms) if billed and entry is not None else ZERO
         name = entry.name if entry else model
         latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
@@ -324,6 +344,7 @@ class InferenceService:
                 route=caller.route,
                 weights=weights,
                 instance=self.instance,
+                audio_ms=audio_ms,
                 tags=orjson.dumps(list(caller.options.tags)).decode() if caller.options.tags else None,
                 metadata=None
                 if caller.gateway is None or caller.gateway.metadata is None

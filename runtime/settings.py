@@ -180,6 +180,11 @@ class EmulatorSettings:
     max_image_pixels: int = setting(
         50_000_000, check=integer(1), shown="50 000 000", doc="Larger images are refused (5006)."
     )
+    max_audio_seconds: int = setting(
+        1800,
+        check=integer(1),
+        doc="Longer audio is refused (5006) by the speech models, before it is decoded whole: 30 minutes by default.",
+    )
     reload: bool = setting(True, check=BOOLEAN, doc="Reload the Worker when its files change.")
     weights: str = setting(
         "auto",

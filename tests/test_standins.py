@@ -41,6 +41,8 @@ def labels(detections: list[dict]) -> list[str]:
 
 def test_the_package_carries_both_stand_ins_with_their_licences() -> None:
     for standin in STANDINS.values():
+        if standin.name == "pocketsphinx":  # a dependency carrying its own model (NOTICE.md), not a folder here
+            continue
         folder = standin.folder
         assert (folder / "onnx" / "model.onnx").stat().st_size > 1_000_000
         assert json.loads((folder / "config.json").read_text())["id2label"]

@@ -164,7 +164,7 @@ def main(args: argparse.Namespace) -> int:
 def write_csv(data: dict[str, Any]) -> None:
     """One row per breakdown key, then a TOTAL row: easy to paste into a spreadsheet."""
     by = data["by"]
-    fields = [by, "requests", "billed_requests", "errors", "cache_hits", "cost_usd", "mean_latency_ms"]
+    fields = [by, "requests", "billed_requests", "errors", "cache_hits", "cost_usd", "mean_latency_ms", "audio_minutes"]
     out = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
     out.writeheader()
     for row in data["breakdown"]:
@@ -178,6 +178,7 @@ def write_csv(data: dict[str, Any]) -> None:
             "cache_hits": data["cache_hits"],
             "cost_usd": data["total_usd"],
             "mean_latency_ms": data["mean_latency_ms"],
+            "audio_minutes": data["audio_minutes"],
         }
     )
 
@@ -200,6 +201,9 @@ def print_table(data: dict[str, Any], where: str) -> None:
         table.add_column(name, justify="right")
     table.add_column("Cost (USD)", justify="right", no_wrap=True)
     table.add_column("Latency", justify="right", no_wrap=True)
+    audio = bool(data.get("audio_minutes"))  # speech was billed: show its minutes
+    if audio:
+        table.add_column("Audio min", justify="right", no_wrap=True)
     for row in data["breakdown"]:
         table.add_row(
             str(row[by] if row[by] is not None else "—"),
@@ -209,6 +213,7 @@ def print_table(data: dict[str, Any], where: str) -> None:
             f"{row['cache_hits']:,}",
             f"${row['cost_usd']}",
             _latency(row["mean_latency_ms"]),
+            *([f"{row['audio_minutes']:,.3f}"] if audio else []),
         )
     table.add_section()
     table.add_row(
@@ -219,6 +224,7 @@ def print_table(data: dict[str, Any], where: str) -> None:
         f"{data['cache_hits']:,}",
         f"${data['total_usd']}",
         _latency(data["mean_latency_ms"]),
+        *([f"{data['audio_minutes']:,.3f}"] if audio else []),
         style="bold",
     )
     console.print(table)

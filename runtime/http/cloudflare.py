@@ -17,7 +17,7 @@ from ..errors import BadInput, EmuError, NoRoute
 from ..gateway import GatewayOptions
 from ..listing import author_object, author_of, matches_task, model_object, task_object
 from ..runoptions import RunOptions
-from ..schemas import model_schema
+from ..schemas import model_schema, schema_name
 from ..service import Caller
 from . import wire
 
@@ -141,7 +141,7 @@ async def schema(request: Request) -> Response:
         raise BadInput("query parameter 'model' is required")
     entry = ctx.service.catalog.get(name)
     return wire.json_response(
-        envelope(model_schema(entry.task, entry.defaults)), 200, wire.emu_headers(wire.request_id_of(request))
+        envelope(model_schema(schema_name(entry), entry.defaults)), 200, wire.emu_headers(wire.request_id_of(request))
     )
 
 

@@ -1,6 +1,7 @@
 """The Hugging Face Inference API (`/hf-inference/models/{hf_id}`): a thin adapter over `InferenceService.run`.
 
-Raw image bytes or `{"inputs": "<base64>", "parameters": {...}, "options": {...}}` in, the pipeline's output out,
+Raw image or audio bytes or `{"inputs": "<base64>", "parameters": {...}, "options": {...}}` in, the pipeline's
+output out (for speech `{"text"}`, with `chunks` when `return_timestamps` asks for them),
 errors as `{"error": "..."}` with the Hugging Face status. Caching and billing happen in the service; this door
 only passes the caller's `use_cache` and `wait_for_model` wishes along.
 """
@@ -15,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from ..catalog import ASR
 from ..errors import BadInput, EmuError, ModelLoading, NoRoute
 from ..service import Caller, Outcome
+from ..speech.outputs import huggingface_output
 from . import wire
 
 if TYPE_CHECKING:
@@ -36,9 +39,9 @@ def error_response(error: EmuError, request_id: str) -> Response:
 
 
 def decode_inputs(value: Any) -> bytes:
-    """`inputs` as the clients send it for images: base64 of the file (a data: URL prefix is tolerated)."""
+    """`inputs` as the clients send it for images and audio: base64 of the file (a data: URL prefix is tolerated)."""
     if not isinstance(value, str):
-        raise BadInput(f"'inputs' must be the image as a base64 string, not {type(value).__name__}")
+        raise BadInput(f"'inputs' must be the file as a base64 string, not {type(value).__name__}")
     text = value.strip()
     if text.startswith(("http://", "https://")):
         raise BadInput("'inputs' is a URL; this offline emulator does not fetch URLs, send the image as base64")
@@ -108,6 +111,11 @@ async def infer(request: Request) -> Response:
             inputs, params, options = split_payload(await wire.parse_json(body))
         else:
             inputs = body
+    timestamps: bool | str = False
+    if entry.task == ASR:  # the pipeline's `return_timestamps` shapes the answer; the service never sees it
+        timestamps = return_timestamps(params.pop("return_timestamps", False))
+        if inputs is not None and entry.schema == "whisper-large-v3-turbo":
+            inputs = {"audio": base64.b64encode(inputs).decode()}
     caller = Caller(
         source="hf",
         route=request.url.path,
@@ -116,7 +124,18 @@ async def infer(request: Request) -> Response:
         wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False),
     )
     outcome = await service.run(entry.name, inputs, params, caller)
+    if outcome.transcript is not None:
+        return wire.json_response(huggingface_output(outcome.transcript, timestamps), 200, success_headers(outcome))
     return wire.json_response(outcome.result, 200, success_headers(outcome))
+
+
+def return_timestamps(value: Any) -> bool | str:
+    """The ASR pipeline's `return_timestamps`: false, true (segments) or "word"."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("word", "true", "false"):
+        return "word" if value.lower() == "word" else value.lower() == "true"
+    raise BadInput(f"parameter 'return_timestamps' must be true, false or \"word\", not {str(value)[:40]!r}")
 
 
 async def no_route(request: Request) -> Response:

@@ -588,7 +588,7 @@ def components(catalog: Catalog) -> dict[str, Any]:
 
 def _tasks(catalog: Catalog) -> list[str]:
     tasks = []
-    for task in sorted({e.task for e in catalog}):
+    for task in sorted({e.schema or e.task for e in catalog}):
         try:
             input_schema(task)
         except NoSuchModel:

@@ -126,8 +126,8 @@ class ClassifierFamily(Family):
             return "softmax"
         return str(c.get("function_to_apply", "none"))
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_params(params)
+    def check_params(self, params: Mapping[str, Any], schema: str | None = None) -> dict[str, Any]:
+        checked = super().check_params(params, schema)
         top_k = checked.get("top_k", 5)
         checked["top_k"] = min(top_k, self.num_labels) if self.num_labels else top_k
         checked.setdefault("function_to_apply", self.default_function)

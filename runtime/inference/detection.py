@@ -32,7 +32,7 @@ class DetectionFamily(Family):
     params = {"threshold": Param("number", "Only detections scoring above this are returned", 0.0, 1.0)}
     default_threshold = 0.5
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        checked = super().check_params(params)
+    def check_params(self, params: Mapping[str, Any], schema: str | None = None) -> dict[str, Any]:
+        checked = super().check_params(params, schema)
         checked.setdefault("threshold", self.default_threshold)
         return checked

@@ -21,12 +21,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import ModelEntry
+from ..catalog import ASR, ModelEntry
 from ..errors import ModelUnavailable
 
 REQUIRED = ("config.json",)
 CONFIG_FILES = ("config.json", "preprocessor_config.json")
-OPTIONAL = ("preprocessor_config.json",)  # fetched when the repository has it
+# What a Whisper folder adds: its decoding settings and tokenizer (as the transformers.js exports publish them)
+SPEECH_FILES = (
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "normalizer.json",
+)
+
+
+def files_for(entry: ModelEntry, variant: str) -> list[str]:
+    """The files a pull fetches for `entry` with ONNX `variant` (missing optional ones are skipped)."""
+    from dataclasses import replace
+
+    extra = SPEECH_FILES if entry.task == ASR else ()
+    return [*CONFIG_FILES, *extra, *(f"onnx/{name}" for name in replace(entry, variant=variant).onnx_names)]
+
+
+OPTIONAL = ("preprocessor_config.json", *SPEECH_FILES[2:])  # fetched when the repository has it
 MANIFEST = ".workers-ai-emu.json"  # written last: its presence means every file it lists was verified
 ASSUMED_BYTES_PER_S = 5_000_000.0  # download rate assumed before one is measured
 LOAD_S = 3.0  # building the onnxruntime session after the download
@@ -202,7 +221,7 @@ class HubPull:
                 self._pulls.pop(entry.name, None)
 
     def _pull(self, entry: ModelEntry, variant: str, state: PullState, progress: bool, force: bool) -> Path:
-        names = [*CONFIG_FILES, f"onnx/{variant}"]
+        names = files_for(entry, variant)
         if offline():
             return self._from_cache(entry, names, variant)
         expected, commit = self._expected(entry, names, variant)
@@ -231,8 +250,9 @@ class HubPull:
         except Exception as e:  # noqa: BLE001 - every failure becomes one line saying what to do
             raise ModelUnavailable(self._hub_error(entry, e)) from None
         siblings = {s.rfilename: s for s in (info.siblings or [])}
-        onnx_name = f"onnx/{variant}"
-        if onnx_name not in siblings:
+        missing = [n for n in names if n.startswith("onnx/") and n not in siblings]
+        if missing:
+            onnx_name = missing[0]
             variants = sorted(
                 n.removeprefix("onnx/") for n in siblings if n.startswith("onnx/") and n.endswith(".onnx")
             )

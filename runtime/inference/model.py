@@ -57,8 +57,9 @@ class Family:
     def label(self, index: int) -> str:
         return self.id2label.get(index, f"LABEL_{index}")
 
-    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Validated parameters with their defaults; BadInput naming any unknown or mistyped one."""
+    def check_params(self, params: Mapping[str, Any], schema: str | None = None) -> dict[str, Any]:
+        """Validated parameters with their defaults; BadInput naming any unknown or mistyped one. (`schema` is
+        for tasks with several input schemas, i.e. speech; a vision task has one.)"""
         unknown = [name for name in params if name not in self.params]
         if unknown:  # Cloudflare's validator refuses keys the model's input schema does not declare
             paths = ", ".join(f"/{str(name)[:64]}" for name in unknown[:10])
@@ -67,6 +68,19 @@ class Family:
 
     def prepare(self, image: Image.Image) -> Prepared:
         raise NotImplementedError
+
+    def prepare_data(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
+        """The request's bytes decoded and pre-processed (on the preparation threads)."""
+        return self.prepare(decode_image(data, max_pixels))
+
+    def infer(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+        """The graph and post-processing (in the inference slot)."""
+        return self.finish(self.run(prepared.feeds), prepared, params)
+
+    @functools.cached_property
+    def batchable(self) -> bool:
+        """Whether the graph takes a batch: every input's first dimension is symbolic (read once, not per request)."""
+        return all(i.shape and not isinstance(i.shape[0], int) for i in self.session.get_inputs())
 
     def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
         raise NotImplementedError
@@ -94,7 +108,7 @@ class Param:
     """One request parameter of a task family, declared once: request validation (`check`) and the
     `GET .../ai/models/schema` JSON Schema (`schema`) both come from it."""
 
-    kind: str  # "number" | "integer" | "string"
+    kind: str  # "number" | "integer" | "string" | "boolean"
     doc: str
     minimum: float | None = None
     maximum: float | None = None
@@ -118,6 +132,10 @@ class Param:
                     f"parameter {name!r} must be between {self.minimum} and {self.maximum}, not {_shown(value)}"
                 )
             return number
+        if self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise BadInput(f"parameter {name!r} must be true or false, not {_shown(value)}")
+            return value
         if self.kind == "integer":
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
@@ -186,29 +204,29 @@ def onnx_file(folder: Path, variant: str = "model.onnx") -> Path:
 
 @dataclass
 class LoadedModel:
-    folder: Path
-    onnx_path: Path
-    family: Family
+    folder: Path | None
+    onnx_path: Path | None
+    family: Any  # a Family (vision) or a SpeechFamily (runtime/speech/family.py): the same interface
     weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (inference/standins.py)
     batcher: Any = field(default=None, repr=False, compare=False)  # inference/batching.py, when it batches
 
-    @functools.cached_property
+    @property
     def batchable(self) -> bool:
-        """Whether the graph takes a batch: every input's first dimension is symbolic (read once, not per request)."""
-        return all(i.shape and not isinstance(i.shape[0], int) for i in self.family.session.get_inputs())
+        return bool(self.family.batchable)
 
     @property
     def task(self) -> str:
-        return self.family.task
+        return str(self.family.task)
 
-    def prepare(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepared:
-        """Decode and pre-process: the part of a request that needs no inference slot."""
-        return self.family.prepare(decode_image(data, max_pixels))
+    def prepare(self, data: bytes, limit: int | float = DEFAULT_MAX_PIXELS) -> Any:
+        """Decode and pre-process: the part of a request that needs no inference slot. `limit` is the family's
+        size limit: pixels for images, seconds for audio."""
+        return self.family.prepare_data(data, limit)
 
-    def infer(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
+    def infer(self, prepared: Any, params: Mapping[str, Any]) -> Any:
         """The graph and post-processing: what the inference slot holds."""
-        return self.family.finish(self.family.run(prepared.feeds), prepared, params)
+        return self.family.infer(prepared, params)
 
-    def predict(self, data: bytes, params: Mapping[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
-        """Image bytes to the Workers AI output; `params` must already have passed `check_params`."""
-        return self.infer(self.prepare(data, max_pixels), params)
+    def predict(self, data: bytes, params: Mapping[str, Any], limit: int | float = DEFAULT_MAX_PIXELS) -> Any:
+        """Request bytes to the Workers AI output; `params` must already have passed `check_params`."""
+        return self.infer(self.prepare(data, limit), params)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from ..catalog import ModelEntry
 from ..errors import EmuError, InferenceTimeout, ModelLoading, ModelUnavailable
 from ..settings import default_of
-from .families import load_model
+from .families import load_model, load_standin
 from .hub import offline as hub_offline
 from .model import LoadedModel
-from .standins import REAL, StandIn, for_task
+from .standins import REAL, STANDINS, StandIn, for_task
 from .store import ModelStore
 
 log = logging.getLogger("workers-ai-emu")
@@ -99,10 +99,7 @@ class ModelPool:
 
     def _load(self, entry: ModelEntry) -> LoadedModel:
         if entry.name.startswith("stand-in:"):
-            assert entry.path is not None
-            model = load_model(entry.path, task=entry.task, intra_op_threads=self.intra_op_threads)
-            model.weights = entry.name
-            return model
+            return load_standin(STANDINS[entry.task], self.intra_op_threads)
         folder = self.store.find(entry)
         if folder is None:
             if not (self.auto_pull and self.store.can_pull(entry)):

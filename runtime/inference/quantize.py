@@ -194,21 +194,24 @@ def quantize_folder(
     if not images:
         raise ModelError("quantizing needs images: they calibrate static quantization and measure the result")
     fp32 = load_model(folder, task=task, variant=source_variant, intra_op_threads=intra_op_threads)
+    if fp32.onnx_path is None or not fp32.onnx_path.is_file():
+        raise ModelError(f"{folder} is not a vision model with one ONNX graph; `models quantize` quantizes those")
+    source = fp32.onnx_path
     prepared: list[Prepared] = []
     for data in images:
         try:
             prepared.append(fp32.prepare(data))
         except EmuError as e:
             raise ModelError(f"an image given for quantizing cannot be used: {e.message}") from None
-    counts = op_weights(fp32.onnx_path)
+    counts = op_weights(source)
     chosen = choose_method(counts) if method == "auto" else method
-    target = fp32.onnx_path.with_name(variant)
-    if target == fp32.onnx_path:
+    target = source.with_name(variant)
+    if target == source:
         raise ModelError(f"the quantized variant would overwrite {target}: name another file")
     if chosen == "static":
-        _static(fp32.onnx_path, target, [p.feeds for p in prepared])
+        _static(source, target, [p.feeds for p in prepared])
     else:
-        _dynamic(fp32.onnx_path, target)
+        _dynamic(source, target)
     int8 = load_model(folder, task=task, variant=variant, intra_op_threads=intra_op_threads)
     checked = fp32.family.check_params(params or {})
     fp32_ms: list[float] = []
@@ -223,13 +226,13 @@ def quantize_folder(
     return QuantizeReport(
         model=name or str(folder),
         method=chosen,
-        source=fp32.onnx_path.name,
+        source=source.name,
         variant=variant,
         images=len(prepared),
         fp32_ms=round(f_ms, 3),
         int8_ms=round(q_ms, 3),
         speed_ratio=round(f_ms / q_ms, 3) if q_ms > 0 else 0.0,
-        fp32_bytes=fp32.onnx_path.stat().st_size,
+        fp32_bytes=source.stat().st_size,
         int8_bytes=target.stat().st_size,
         agreement=compare_outputs(fp32.task, pairs),
         op_counts={k: v for k, v in sorted(counts.items()) if k.split()[0] in CONV_OPS | MATMUL_OPS and v},

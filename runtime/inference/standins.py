@@ -3,7 +3,7 @@
 They answer for any model of their task whose real weights are not on disk (`[emulator] weights = "auto"`), or
 for every model (`weights = "stand-in"`), so the emulator gives real detections and labels on a fresh, offline
 machine. Their answers keep the emulated model's output schema and label style (COCO names for detectors,
-ImageNet names for classifiers) and are always marked as stand-ins (`x-emu-weights: stand-in:<name>`).
+ImageNet names for classifiers; pocketsphinx, a real offline recognizer of US English, for the Whisper models) and are always marked as stand-ins (`x-emu-weights: stand-in:<name>`).
 Sources and licences: runtime/standins/NOTICE.md.
 """
 
@@ -31,6 +31,8 @@ STANDINS: dict[str, StandIn] = {
     for s in (
         StandIn("yolox-nano", "object-detection", FOLDER / "yolox-nano"),
         StandIn("squeezenet", "image-classification", FOLDER / "squeezenet-fp16"),
+        # pocketsphinx's US English model ships inside its wheel; runtime/speech/pocketsphinx.py loads it
+        StandIn("pocketsphinx", "automatic-speech-recognition", FOLDER / "pocketsphinx"),
     )
 }
 

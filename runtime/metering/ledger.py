@@ -27,7 +27,7 @@ WRITE_DELAY_ENV = "WORKERS_AI_EMU_TEST_LEDGER_WRITE_DELAY_S"
 PICO = 12  # cost_pico = cost × 10^12
 INT64_MAX = 2**63 - 1
 ZERO = Decimal("0")
-SCHEMA_VERSION = 5  # both backends' migrations end here (tests check they agree)
+SCHEMA_VERSION = 6  # both backends' migrations end here (tests check they agree)
 
 
 def utcnow() -> datetime:
@@ -78,6 +78,7 @@ class LedgerRecord:
     metadata: str | None = None  # AI Gateway metadata given with the request, as JSON
     tags: str | None = None  # the request's `tags` option (runtime/runoptions.py), as a JSON array
     instance: str | None = None  # which emulator wrote the row ([emulator] instance), for ledgers shared by many
+    audio_ms: int | None = None  # speech: the audio's duration in milliseconds (what a per-minute price bills)
     time: datetime = field(default_factory=utcnow)
 
 
@@ -99,11 +100,13 @@ COLUMNS = (
     "metadata",
     "tags",
     "instance",
+    "audio_ms",
 )
 INSERT_COLUMNS = (
     "time, request_id, source, worker, route, model, units, unit_price, cost, cost_pico, latency_ms, cache_hit,"
-    " outcome, weights, metadata, tags, instance"
+    " outcome, weights, metadata, tags, instance, audio_ms"
 )
+INSERT_COUNT = INSERT_COLUMNS.count(",") + 1
 
 
 class Reader(abc.ABC):
@@ -208,6 +211,7 @@ class Ledger(abc.ABC):
             rec.metadata,
             rec.tags,
             rec.instance,
+            rec.audio_ms,
         )
 
     @abc.abstractmethod

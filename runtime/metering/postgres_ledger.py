@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .ledger import INSERT_COLUMNS, SCHEMA_VERSION, ZERO, Ledger, LedgerError, LedgerRecord, Reader
+from .ledger import INSERT_COLUMNS, INSERT_COUNT, SCHEMA_VERSION, ZERO, Ledger, LedgerError, LedgerRecord, Reader
 
 WRITE_LOCK = 0x57414945  # pg_advisory_xact_lock key of the ledger's writers ("WAIE")
 MIGRATE_LOCK = 0x57414946  # ... and of its migrations
@@ -74,7 +74,11 @@ def _v5(db: Any) -> None:
     db.execute("CREATE INDEX requests_instance ON requests(instance)")
 
 
-MIGRATIONS: list[Step] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: Any) -> None:
+    db.execute("ALTER TABLE requests ADD COLUMN audio_ms BIGINT")
+
+
+MIGRATIONS: list[Step] = [_v1, _v2, _v3, _v4, _v5, _v6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -170,7 +174,7 @@ class PostgresLedger(Ledger):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # ids in commit order
             if self.write_delay_s:
                 time.sleep(self.write_delay_s)
-            conn.execute(f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 17)})", values)
+            conn.execute(f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * INSERT_COUNT)})", values)
 
     def spent_on(self, day: str) -> Decimal:
         """Total cost of one UTC day, exact (NUMERIC); incremental, as ids grow in commit order."""

@@ -77,6 +77,11 @@ class Group:
     cache_hits: int = 0
     cost: Decimal = ZERO
     mean_latency_ms: float | None = None
+    audio_ms: int = 0  # speech: billed audio, in milliseconds
+
+    @property
+    def audio_minutes(self) -> float:
+        return round(self.audio_ms / 60_000, 4)
 
     def as_json(self, name: str) -> dict[str, Any]:
         return {
@@ -87,6 +92,7 @@ class Group:
             "cache_hits": self.cache_hits,
             "cost_usd": money(self.cost),
             "mean_latency_ms": _round(self.mean_latency_ms),
+            "audio_minutes": self.audio_minutes,
         }
 
 
@@ -141,6 +147,7 @@ class Report:
             "errors": t.errors,
             "cache_hits": t.cache_hits,
             "mean_latency_ms": _round(t.mean_latency_ms),
+            "audio_minutes": t.audio_minutes,
             "since": self.since,
             "until": self.until,
             "first_request_at": self.first,
@@ -180,12 +187,15 @@ def _groups(db: Reader, key: str, where: str, params: list[str]) -> list[Group]:
     rows = db.all(
         f"SELECT {key} AS k, COUNT(*), SUM(CASE WHEN {BILLED} THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), SUM(cache_hit), SUM(cost_pico),"
-        f" AVG(latency_ms) FROM requests{where} GROUP BY {key} ORDER BY {key}",
+        f" AVG(latency_ms), SUM(CASE WHEN {BILLED} THEN audio_ms ELSE 0 END)"
+        f" FROM requests{where} GROUP BY {key} ORDER BY {key}",
         params,
     )
     groups = {
-        k: Group(k, int(n), int(billed or 0), int(errs or 0), int(hits or 0), from_pico(pico or 0), lat)
-        for k, n, billed, errs, hits, pico, lat in rows
+        k: Group(
+            k, int(n), int(billed or 0), int(errs or 0), int(hits or 0), from_pico(pico or 0), lat, int(audio or 0)
+        )
+        for k, n, billed, errs, hits, pico, lat, audio in rows
     }
     inexact = db.all(
         f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'} cost_pico IS NULL", params
@@ -205,6 +215,7 @@ def _total(groups: list[Group]) -> Group:
         total.errors += g.errors
         total.cache_hits += g.cache_hits
         total.cost += g.cost
+        total.audio_ms += g.audio_ms
         weighted += (g.mean_latency_ms or 0.0) * g.requests
     total.mean_latency_ms = weighted / total.requests if total.requests else None
     return total

@@ -23,6 +23,7 @@ from typing import Any
 
 from .ledger import (
     INSERT_COLUMNS,
+    INSERT_COUNT,
     SCHEMA_VERSION,
     ZERO,
     Ledger,
@@ -86,12 +87,18 @@ def _migrate_v5(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN instance TEXT")
 
 
+def _migrate_v6(db: sqlite3.Connection) -> None:
+    """Speech: the audio's duration in milliseconds, which a per-audio-minute price bills; NULL for images."""
+    db.execute("ALTER TABLE requests ADD COLUMN audio_ms INTEGER")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v1,
     _migrate_v2,
     _migrate_v3,
     _migrate_v4,
     _migrate_v5,
+    _migrate_v6,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -171,7 +178,7 @@ class SQLiteLedger(Ledger):
             if self.write_delay_s:
                 time.sleep(self.write_delay_s)
             self._db.execute(
-                f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 17)})", self._values(rec)
+                f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join('?' * INSERT_COUNT)})", self._values(rec)
             )
 
     def spent_on(self, day: str) -> Decimal:

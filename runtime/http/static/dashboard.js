@@ -8,6 +8,7 @@
   function usd(text) { return "$" + text; }
   function ms(value) { return value === null || value === undefined ? "—" : value.toLocaleString(undefined, { maximumFractionDigits: 1 }) + " ms"; }
   function count(n) { return n.toLocaleString(); }
+  function minutes(m) { return m.toLocaleString(undefined, { maximumFractionDigits: 3 }) + " audio min"; }
   function axisUsd(v) {
     if (v === 0) return "$0";
     if (v >= 0.01) return "$" + v.toFixed(2);
@@ -67,8 +68,9 @@
     EmuCharts.rows($("model-chart"), c.by_model.map((m) => ({
       label: m.model,
       value: Number(m.cost_usd),
-      valueText: usd(m.cost_usd),
-      title: m.model + ": " + usd(m.cost_usd) + " · " + m.requests + " requests (" + m.billed_requests + " billed)",
+      valueText: usd(m.cost_usd) + (m.audio_minutes ? " · " + minutes(m.audio_minutes) : ""),
+      title: m.model + ": " + usd(m.cost_usd) + " · " + m.requests + " requests (" + m.billed_requests + " billed)" +
+        (m.audio_minutes ? " · " + minutes(m.audio_minutes) : ""),
     })));
   }
 
