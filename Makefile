@@ -22,8 +22,8 @@ test: $(BIN)/.installed
 
 # ruff (lint + format check) over the code, mypy over runtime/; CI runs it before the tests.
 lint: $(BIN)/.installed
-	$(BIN)/ruff check runtime tests worker bench
-	$(BIN)/ruff format --check runtime tests worker bench
+	$(BIN)/ruff check runtime tests worker transcribe bench
+	$(BIN)/ruff format --check runtime tests worker transcribe bench
 	$(BIN)/mypy
 
 # Mutation testing of the modules that carry the promises, with the tests that cover them ([tool.mutmut] in

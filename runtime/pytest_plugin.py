@@ -7,7 +7,8 @@ Fixtures, all in-process (no socket, no port):
 - `ai`: the Worker's `env.AI` binding (`await ai.run(model, inputs)`, or `ai.run_sync(...)` in a plain test),
   with what a test asserts (`ai.calls`, `ai.spent`) and Cloudflare's failures on demand (`ai.fail_next(3040)`,
   `ai.delay(2.0)`).
-- `emu`: the emulator itself (settings, service, ledger, catalog), one per test session.
+- `emu`: the emulator itself (settings, service, ledger, catalog), one per test session (`emulator_for(config)`
+  makes one for another Worker's config, for a folder's conftest.py).
 The config is the project's wrangler-like.toml (or wrangler.toml / wrangler.jsonc) in pytest's rootdir, or
 `--emu-config FILE` / the ini option `emu_config`. Each session has its own temporary ledger; weights default to
 the bundled stand-ins (`--emu-weights auto|real|stand-in`, or the ini option `emu_weights`).
@@ -92,6 +93,7 @@ class Call:
     route: str | None
     request_id: str
     cache_hit: bool
+    audio_ms: int | None = None  # speech: the billed audio duration in milliseconds
 
     @property
     def ok(self) -> bool:
@@ -180,6 +182,7 @@ class AiProbe:
                 route=None if r["route"] is None else str(r["route"]),
                 request_id=str(r["request_id"]),
                 cache_hit=bool(r["cache_hit"]),
+                audio_ms=None if r.get("audio_ms") is None else int(str(r["audio_ms"])),
             )
             for r in self._emu.ledger.rows_after(self._mark)
         ]
@@ -226,6 +229,22 @@ def emu(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -
         yield emulator
     finally:
         emulator.close()
+
+
+def emulator_for(config: str | Path, weights: str = "stand-in") -> Any:
+    """An `emu` fixture for the Worker of another config file, for a project with several Workers: in the
+    folder of that Worker's tests, `conftest.py` says `emu = emulator_for(Path(__file__).parent / "../wrangler.toml")`
+    and the `worker`, `aworker` and `ai` fixtures of the tests there serve that Worker."""
+
+    @pytest.fixture(scope="session")
+    def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+        emulator = Emulator.start(Path(config).resolve(), tmp_path_factory.mktemp("workers-ai-emu"), weights)
+        try:
+            yield emulator
+        finally:
+            emulator.close()
+
+    return emu
 
 
 @pytest.fixture
