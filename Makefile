@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev test lint install bench clean reference-venv fixtures mutate
+.PHONY: dev dev-speech test lint install bench clean reference-venv fixtures mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(BIN)/.installed
 
 dev: $(BIN)/.installed
 	$(BIN)/workers-ai-emu dev
+
+# The speech example (transcribe/): a voice note in, its transcript out, on http://127.0.0.1:8788
+dev-speech: $(BIN)/.installed
+	$(BIN)/workers-ai-emu dev --config transcribe/wrangler-like.toml
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
