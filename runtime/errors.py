@@ -52,6 +52,10 @@ class ImageError(BadInput):
     """The image bytes cannot be decoded safely (unknown format, truncated, empty, too large)."""
 
 
+class AudioError(BadInput):
+    """The audio bytes cannot be decoded (not audio, a header over garbage, no samples, longer than the limit)."""
+
+
 class NoSuchModel(EmuError):
     code, status, hf_status = 5007, 400, 404
     prefix = ""
