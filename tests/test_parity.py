@@ -56,7 +56,11 @@ def test_tasks_authors_and_search_filters_through_the_official_sdk(tmp_path):
         names = [m["name"] for m in client.ai.models.list(account_id="a")]
         hidden = [m["name"] for m in client.ai.models.list(account_id="a", hide_experimental=True)]
         other_source = list(client.ai.models.list(account_id="a", source=2))
-    assert sorted(t["name"] for t in tasks) == ["Automatic Speech Recognition", "Image Classification", "Object Detection"]
+    assert sorted(t["name"] for t in tasks) == [
+        "Automatic Speech Recognition",
+        "Image Classification",
+        "Object Detection",
+    ]
     assert all(set(t) == {"id", "name", "description"} for t in tasks)
     assert sorted(a["name"] for a in authors) == ["facebook", "microsoft", "openai"]
     assert DETR in names and hidden == names  # no catalog model is experimental
