@@ -49,9 +49,9 @@ class PocketSphinxRecognizer:
 
         found: list[tuple[str, float, float, float]] = []
         step = MAX_UTTERANCE_S * SAMPLE_RATE
-        for start, end in speech_regions(samples):
-            for piece in range(start, end, step):
-                pcm = (np.clip(samples[piece : min(end, piece + step)], -1.0, 1.0) * 32767.0).astype(np.int16)
+        for first, last in speech_regions(samples):
+            for piece in range(first, last, step):
+                pcm = (np.clip(samples[piece : min(last, piece + step)], -1.0, 1.0) * 32767.0).astype(np.int16)
                 offset = piece / SAMPLE_RATE
                 with self._lock:
                     d = self._decoder
