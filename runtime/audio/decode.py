@@ -74,7 +74,7 @@ def _decode(container: object, max_seconds: float) -> Audio:
 
     streams = [s for s in container.streams if s.type == "audio"]  # type: ignore[attr-defined]
     if not streams:
-        raise AudioError("the data has no audio stream")
+        raise AudioError("the data is not audio: it has no audio stream")
     stream = streams[0]
     declared = _declared_seconds(container, stream)
     if declared is not None and declared > max_seconds * 1.01 + 1:
