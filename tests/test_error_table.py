@@ -162,6 +162,7 @@ def test_every_error_class_is_covered_somewhere():
         "NotOfferedLocally",  # test_parity.py
         "ImageError",  # test_security.py, test_images.py
         "SchemaMismatch",  # test_run_options.py, test_cloudflare_api.py
+        "AudioError",  # test_audio.py, test_speech.py
         "ModelError",
         "EmuError",
     }  # the 3043 test above
