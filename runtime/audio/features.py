@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+FRAMES_PER_BLOCK = 3001  # one 30 s window (and its extra frame) at a time
+
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     """The Slaney mel scale: linear to 1 kHz, logarithmic above."""
@@ -79,15 +81,29 @@ class MelExtractor:
         wave = np.full(self.n_samples, self.padding_value, dtype=np.float64)
         take = min(len(samples), self.n_samples)
         wave[:take] = samples[:take]
+        return self._log_mel(wave)
+
+    def features_long(self, samples: np.ndarray) -> np.ndarray:
+        """(feature_size, len(samples) // hop_length) float32 for a recording of any length, unpadded and
+        normalised as one (what the extractor gives with `padding="longest", truncation=False`, the input of
+        Whisper's long-form decoding); `features` for recordings up to one window."""
+        if len(samples) <= self.n_samples:
+            return self.features(samples)
+        return self._log_mel(np.asarray(samples, dtype=np.float64))
+
+    def _log_mel(self, wave: np.ndarray) -> np.ndarray:
         half = self.n_fft // 2
         padded = np.pad(wave, half, mode="reflect")
         n_frames = 1 + (len(padded) - self.n_fft) // self.hop_length
         frames = np.lib.stride_tricks.as_strided(
             padded, shape=(n_frames, self.n_fft), strides=(padded.strides[0] * self.hop_length, padded.strides[0])
         )
-        spectrum = np.fft.rfft(frames * self.window, axis=1)
-        power = spectrum.real**2 + spectrum.imag**2
-        mel = self.filters_t @ power.T  # (feature_size, frames)
+        mel = np.empty((self.feature_size, n_frames), dtype=np.float64)
+        for at in range(0, n_frames, FRAMES_PER_BLOCK):  # blocks bound the memory of long recordings
+            block = frames[at : at + FRAMES_PER_BLOCK]
+            spectrum = np.fft.rfft(block * self.window, axis=1)
+            power = spectrum.real**2 + spectrum.imag**2
+            mel[:, at : at + len(block)] = self.filters_t @ power.T  # (feature_size, frames)
         log_spec = np.log10(np.maximum(mel, 1e-10))[:, :-1]
         log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
         return ((log_spec + 4.0) / 4.0).astype(np.float32)

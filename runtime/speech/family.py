@@ -25,7 +25,15 @@ MS_PER_SECOND = 1000
 
 
 class Recognizer(Protocol):
-    def transcribe(self, samples: np.ndarray, **options: Any) -> Transcript: ...
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        task: str | None = None,
+        language: str | None = None,
+        initial_prompt: str | None = None,
+        prefix: str | None = None,
+        timestamps: bool | str = "word",
+    ) -> Transcript: ...
 
 
 # The parameters each speech schema takes besides `audio` (schemas.py has their JSON Schemas).
@@ -136,9 +144,17 @@ class StandInRecognizer:
 
         self.engine = recognizer()
 
-    def transcribe(self, samples: np.ndarray, **options: Any) -> Transcript:
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        task: str | None = None,
+        language: str | None = None,
+        initial_prompt: str | None = None,
+        prefix: str | None = None,
+        timestamps: bool | str = "word",
+    ) -> Transcript:
         t = self.engine.transcribe(samples)
-        prefix = str(options.get("prefix") or "").strip()
+        prefix = (prefix or "").strip()
         if prefix:
             t.text = f"{prefix} {t.text}".strip()
         return t
