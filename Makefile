@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: dev dev-speech test lint install bench clean reference-venv fixtures mutate
+.PHONY: dev dev-speech test lint install bench bench-speech clean reference-venv fixtures mutate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ fixtures: .venv-ref/.installed
 	HF_HUB_OFFLINE=1 .venv-ref/bin/python tests/fixtures/build_reference.py
 
 # The performance figures in one run (docs/benchmarks.md): builds the full-size stand-ins once, then ~10 minutes.
+# Speech: real-time factor of a 60 s recording, Whisper tiny and base, against transformers and faster-whisper.
+bench-speech: $(BIN)/.installed .venv-ref/.installed
+	.venv-ref/bin/python -m pip install -q "ctranslate2>=4.5,<5" "faster-whisper>=1.1,<2"
+	HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/bench_speech.py
+
 bench: $(BIN)/.installed .venv-ref/.installed
 	test -f bench/.models/vit/onnx/model.onnx || HF_HUB_OFFLINE=1 .venv-ref/bin/python bench/build_models.py
 	$(BIN)/python bench/benchmark.py

@@ -94,21 +94,21 @@ class WhisperModel:
         self.clean_up = bool(read_json(folder / "tokenizer_config.json").get("clean_up_tokenization_spaces", False))
         onnx = folder / "onnx"
         encoder_path = onnx / f"encoder_model{suffix}.onnx"
-        decoder_path = onnx / f"decoder_model_merged{suffix}.onnx"
-        for path in (encoder_path, decoder_path):
-            if not path.is_file():
-                raise ModelError(f"no {path.name} in {onnx} (Whisper needs the encoder and the merged decoder)")
+        merged = onnx / f"decoder_model_merged{suffix}.onnx"
+        pair = (onnx / f"decoder_model{suffix}.onnx", onnx / f"decoder_with_past_model{suffix}.onnx")
+        if not encoder_path.is_file():
+            raise ModelError(f"no {encoder_path.name} in {onnx} (Whisper needs its encoder)")
         self.encoder = open_session(encoder_path, intra_op_threads)
-        self.decoder = open_session(decoder_path, intra_op_threads)
-        self._decoder_inputs = {i.name: i for i in self.decoder.get_inputs()}
-        outputs = [o.name for o in self.decoder.get_outputs()]
-        self._present = [n for n in outputs if n.startswith("present.")]
-        self._cross = sorted(
-            (n for n in outputs if n.startswith("cross_attentions.")), key=lambda n: int(n.rsplit(".", 1)[1])
-        )
-        if "input_ids" not in self._decoder_inputs or "logits" not in outputs:
-            raise ModelError(f"{decoder_path} is not a Whisper decoder (no input_ids or logits)")
-        self.layers = int(config.get("decoder_layers", len(self._cross) or 1))
+        if merged.is_file():  # one graph with both branches (`use_cache_branch`)
+            self.first = self.cached = DecoderGraph(merged, intra_op_threads)
+        elif pair[0].is_file() and pair[1].is_file():  # the older pair: the first step, then the steps with a cache
+            self.first = DecoderGraph(pair[0], intra_op_threads)
+            self.cached = DecoderGraph(pair[1], intra_op_threads)
+        else:
+            raise ModelError(
+                f"no {merged.name} in {onnx} (Whisper needs the merged decoder, or {pair[0].name} and {pair[1].name})"
+            )
+        self._cross = self.cached.cross
         self.heads = int(config.get("decoder_attention_heads", 1))
         self.head_dim = int(config.get("d_model", 64)) // self.heads
         self.max_target = int(config.get("max_target_positions", 448))
@@ -132,7 +132,7 @@ class WhisperModel:
         self.task_to_id: dict[str, int] = {k: int(v) for k, v in (gen.get("task_to_id") or {}).items()}
         self.forced = [(int(a), None if b is None else int(b)) for a, b in (gen.get("forced_decoder_ids") or [])]
         self.alignment_heads = [(int(a), int(b)) for a, b in (gen.get("alignment_heads") or [])]
-        self.words_available = bool(self._cross) and bool(self.alignment_heads)
+        self.words_available = bool(self.first.cross) and bool(self.cached.cross) and bool(self.alignment_heads)
         self.translates = "translate" in self.task_to_id
 
     # -- the public interface (runtime/speech/family.py's Recognizer) --
@@ -252,8 +252,9 @@ class WhisperModel:
         return self.encoder.run(None, {name: window[None].astype(np.float32)})[0]
 
     def _empty_past(self) -> dict[str, np.ndarray]:
+        """The first step's (empty) cache, for a merged decoder that takes one in both branches."""
         past = {}
-        for name, arg in self._decoder_inputs.items():
+        for name, arg in self.first.inputs.items():
             if name.startswith("past_key_values."):
                 dtype = np.float16 if arg.type == "tensor(float16)" else np.float32
                 past[name] = np.zeros((1, self.heads, 0, self.head_dim), dtype=dtype)
@@ -262,25 +263,25 @@ class WhisperModel:
     def _step(
         self, hidden: np.ndarray, ids: Sequence[int], past: dict[str, np.ndarray], cached: bool = False
     ) -> tuple[np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:
-        feeds: dict[str, Any] = {"input_ids": np.array([list(ids)], dtype=np.int64), **past}
-        if "encoder_hidden_states" in self._decoder_inputs:
+        graph = self.cached if cached else self.first
+        feeds: dict[str, Any] = {"input_ids": np.array([list(ids)], dtype=np.int64)}
+        feeds.update((name, value) for name, value in past.items() if name in graph.inputs)
+        if "encoder_hidden_states" in graph.inputs:
             feeds["encoder_hidden_states"] = hidden
-        if "use_cache_branch" in self._decoder_inputs:
+        if "use_cache_branch" in graph.inputs:
             feeds["use_cache_branch"] = np.array([cached])
-        names = ["logits", *self._present, *self._cross]
-        out = self.decoder.run(names, feeds)
-        logits = out[0]
-        presents = dict(zip(self._present, out[1 : 1 + len(self._present)]))
+        out = graph.session.run(graph.outputs, feeds)
+        presents = dict(zip(graph.present, out[1 : 1 + len(graph.present)]))
         new_past = {}
-        for name in past:
+        for name in self.cached.inputs:
+            if not name.startswith("past_key_values."):
+                continue
             present = presents.get(name.replace("past_key_values.", "present."))
-            if cached and ".encoder." in name:
+            if name in past and (present is None or (cached and ".encoder." in name)):
                 new_past[name] = past[name]  # the cross-attention cache is fixed after the first step
             elif present is not None:
                 new_past[name] = present
-            else:
-                new_past[name] = past[name]
-        return logits, new_past, list(out[1 + len(self._present) :])
+        return out[0], new_past, list(out[1 + len(graph.present) :])
 
     def _decode_window(
         self,
@@ -546,6 +547,20 @@ class WhisperModel:
             j += 1
         keep = [k for k, w in enumerate(words) if w]
         return [words[k] for k in keep], [indices[k] for k in keep]
+
+
+class DecoderGraph:
+    """One decoder ONNX graph: its session, inputs, `present.*` and `cross_attentions.*` outputs."""
+
+    def __init__(self, path: Path, intra_op_threads: int) -> None:
+        self.session = open_session(path, intra_op_threads)
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        names = [o.name for o in self.session.get_outputs()]
+        if "input_ids" not in self.inputs or "logits" not in names:
+            raise ModelError(f"{path} is not a Whisper decoder (no input_ids or logits)")
+        self.present = [n for n in names if n.startswith("present.")]
+        self.cross = sorted((n for n in names if n.startswith("cross_attentions.")), key=lambda n: int(n.split(".")[1]))
+        self.outputs = ["logits", *self.present, *self.cross]
 
 
 def _tokenizer(folder: Path) -> Any:
