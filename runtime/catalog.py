@@ -34,6 +34,7 @@ class ModelEntry:
     description: str = ""
     source: str | None = None  # Hub repository with an ONNX export in the Hugging Face layout
     variant: str = "model.onnx"  # file under onnx/ to load (model.onnx, model_quantized.onnx, ...)
+    revision: str | None = None  # the Hub commit (or branch or tag) `source` is pulled at; None: its main branch
     path: Path | None = None  # a local folder in the Hugging Face layout, when configured
     defaults: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()  # other Workers AI names of this model
@@ -91,6 +92,7 @@ def entry_from_table(
         "max_batch",
         "unit",
         "schema",
+        "revision",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -101,7 +103,7 @@ def entry_from_table(
     if not isinstance(name, str) or not name:
         raise CatalogError(where, "every model needs a 'name'", None, index)
     values: dict[str, Any] = {}
-    for key in ("task", "hf_id", "description", "source", "variant", "schema"):
+    for key in ("task", "hf_id", "description", "source", "variant", "schema", "revision"):
         if key in table:
             if not isinstance(table[key], str):
                 raise CatalogError(where, f"'{key}' must be a string", key, index)

@@ -378,3 +378,27 @@ def test_auto_offline_keeps_the_stand_in_and_real_keeps_the_coded_error(
     assert info.value.code == 5007
     assert [r["weights"] for r in real.ledger.latest(5)] == [None]  # no model ran, and the row says so
     real.close()
+
+
+def test_a_whisper_export_is_pulled_at_its_pinned_revision_and_transcribes(hub: FakeHub, tmp_path: Path) -> None:
+    from hub_server import COMMIT
+
+    whisper = FIXTURE_MODELS / "whisper-micro-en"
+    hub.add_folder("onnx-community/whisper-tiny.en_timestamped", whisper)
+    pinned = Catalog.load([{"name": "@cf/openai/whisper-tiny-en", "revision": COMMIT}])
+    entry = pinned.get("@cf/openai/whisper-tiny-en")
+    store = ModelStore(tmp_path / "state")
+    folder = store.pull(entry)
+    for name in ("onnx/encoder_model.onnx", "onnx/decoder_model_merged.onnx", "tokenizer.json"):
+        assert (folder / name).read_bytes() == (whisper / name).read_bytes()
+    assert json.loads((folder / MANIFEST).read_text())["commit"] == COMMIT and store.verify(entry) == []
+    model = load_model(folder, task="automatic-speech-recognition")
+    import numpy as np
+
+    samples = np.load(FIXTURES / "expected" / "whisper_speech.npz")["speech"]
+    assert model.family.recognizer.transcribe(samples).text.strip()
+
+    elsewhere = Catalog.load([{"name": "@cf/openai/whisper-tiny-en", "revision": "0" * 40}])
+    with pytest.raises(ModelUnavailable) as missing:
+        ModelStore(tmp_path / "other").pull(elsewhere.get("@cf/openai/whisper-tiny-en"))
+    assert "has no revision 0000" in str(missing.value)

@@ -246,7 +246,7 @@ class HubPull:
 
         source = str(entry.source)
         try:
-            info = HfApi(endpoint=_endpoint()).model_info(source, files_metadata=True)
+            info = HfApi(endpoint=_endpoint()).model_info(source, revision=entry.revision, files_metadata=True)
         except Exception as e:  # noqa: BLE001 - every failure becomes one line saying what to do
             raise ModelUnavailable(self._hub_error(entry, e)) from None
         siblings = {s.rfilename: s for s in (info.siblings or [])}
@@ -392,6 +392,10 @@ class HubPull:
             return (
                 f"Model {entry.name}: Hub repository {entry.source} not found at {_endpoint()} "
                 f"(private? set HF_TOKEN); fix `source =` or map the model to a local folder with `path =`"
+            )
+        if isinstance(error, hf.RevisionNotFoundError) and entry.revision:
+            return (
+                f"Model {entry.name}: {entry.source} has no revision {entry.revision}; fix `revision =` in the catalog"
             )
         remote_missing = getattr(hf, "RemoteEntryNotFoundError", None) or hf.EntryNotFoundError
         if isinstance(error, (hf.RevisionNotFoundError, remote_missing)):
