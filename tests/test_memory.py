@@ -7,10 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.inference import memory, session
 from runtime.inference.memory import release_freed_memory
+from tests.onnx_const import constant_model  # a tiny real ONNX model
 
 glibc_only = pytest.mark.skipif(
     memory._malloc_trim() is None, reason="malloc_trim is glibc's; this C library has none (nothing to release)"
@@ -53,10 +55,6 @@ def test_without_glibc_it_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_loading_a_session_releases_what_loading_freed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import numpy as np
-
-    from tests.onnx_const import constant_model  # a tiny real ONNX model
-
     calls: list[bool] = []
     monkeypatch.setattr(session, "release_freed_memory", lambda: calls.append(True) or True)
     path = tmp_path / "m.onnx"

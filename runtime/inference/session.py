@@ -37,8 +37,8 @@ def open_session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own untyped errors
         raise ModelError(f"cannot load ONNX model {path}: {e}") from None
-    # Loading leaves the parsed protobuf and unpacked weights free in the C heaps: ~230 MB for the three catalog
-    # models, given back here (runtime/inference/memory.py).
+    # Loading leaves the parsed protobuf and unpacked weights free in the C heaps: ~450 MB for the three catalog
+    # models, given back here (runtime/inference/memory.py; docs/benchmarks.md, "Memory").
     release_freed_memory()
     return session
 
