@@ -118,7 +118,7 @@ class Emulator:
         t0 = time.perf_counter()
         self.service.run_sync(model, self.data)
         self.first_call_s[name] = time.perf_counter() - t0
-        loaded = self.service.pool.loaded(model)
+        loaded = self.service.pool._loaded.get(model)
         self.clock.wrap(loaded, "prepare", "prepare")  # decode + pre-process, on a preparation thread
         self.clock.wrap(loaded.family, "prepare", "preprocess")
         self.clock.wrap(loaded.family, "run", "onnxruntime")  # in the inference slot (batched or not)

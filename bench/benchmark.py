@@ -330,7 +330,7 @@ def main() -> None:
     if missing or not CATS.is_file():
         print(f"skipped: needs bench/.models/{{{','.join(missing)}}} (bench/build_models.py) and {CATS}")
         return
-    from runtime.inference.families import load_model
+    from runtime.tasks import load_model
 
     png = CATS.read_bytes()
     results: dict[str, Any] = {

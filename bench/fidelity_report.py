@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.inference.families import load_model
 from runtime.inference.images import decode_image
+from runtime.tasks import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -12,7 +12,8 @@ from .gateway import GatewayOptions
 from .limits import not_counted
 from .listing import matches_task, model_object
 from .runoptions import RunOptions
-from .service import Caller, InferenceService
+from .runs import Caller
+from .service import InferenceService
 from .workers.abort import AbortSignal
 from .workers.errors import InferenceUpstreamError
 from .workers.rpc import refuse_unsendable

@@ -4,53 +4,20 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from . import tasks
+from .entry import ModelEntry
 from .errors import ConfigError, NoSuchModel, NotOfferedLocally
 from .settings import parse_usd
 
-ASR = "automatic-speech-recognition"
-TASKS = ("object-detection", "image-classification", ASR)
+__all__ = ["Catalog", "CatalogError", "ModelEntry", "entry_from_table"]
+
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
-TASK_NAMES = {
-    "object-detection": "Object Detection",
-    "image-classification": "Image Classification",
-    ASR: "Automatic Speech Recognition",
-}
 UNITS = ("request", "audio-minute")  # what `price` is per
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    task: str
-    hf_id: str | None = None
-    price: Decimal = Decimal("0")
-    beta: bool = False
-    listed: bool = True
-    description: str = ""
-    source: str | None = None  # Hub repository with an ONNX export in the Hugging Face layout
-    variant: str = "model.onnx"  # file under onnx/ to load (model.onnx, model_quantized.onnx, ...)
-    revision: str | None = None  # the Hub commit (or branch or tag) `source` is pulled at; None: its main branch
-    path: Path | None = None  # a local folder in the Hugging Face layout, when configured
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()  # other Workers AI names of this model
-    experimental: bool = False  # hidden by the model search's hide_experimental
-    max_batch: int = 1  # requests waiting for this model run as one batch of up to this many (1: never batched)
-    unit: str = "request"  # what `price` is per: "request", or "audio-minute" (speech: billed by audio duration)
-    schema: str | None = None  # the input/output schema when the task has several (schemas.py), e.g. "whisper"
-
-    @property
-    def onnx_names(self) -> tuple[str, ...]:
-        """The ONNX files under onnx/ the model needs: `variant` for vision models; for Whisper the encoder and the
-        merged decoder with the variant's suffix (`model_quantized.onnx` -> `encoder_model_quantized.onnx`, ...)."""
-        if self.task != ASR:
-            return (self.variant,)
-        suffix = self.variant.removeprefix("model").removesuffix(".onnx")
-        return (f"encoder_model{suffix}.onnx", f"decoder_model_merged{suffix}.onnx")
 
 
 class CatalogError(ConfigError):
@@ -136,11 +103,16 @@ def entry_from_table(
             raise CatalogError(where, "'aliases' must be a list of model names", "aliases", index)
         values["aliases"] = tuple(aliases)
     if base is not None:
+        if "task" in values and values["task"] not in tasks.names():
+            raise CatalogError(
+                where, f"'task' must be one of {', '.join(tasks.names())}, not {values['task']!r}", "task", index
+            )
         return replace(base, **values)
-    if values.get("task") not in TASKS:
+    if values.get("task") not in tasks.names():
         raise CatalogError(
             where,
-            f"model {name!r} is not in the catalog, so it needs 'task' ({' or '.join(TASKS)}), 'path' and 'price'",
+            f"model {name!r} is not in the catalog, so it needs 'task' ({' or '.join(tasks.names())}), 'path' and "
+            "'price'",
             None,
             index,
         )
@@ -213,9 +185,11 @@ class Catalog:
         task = elsewhere().get(name)
         if task is not None:
             local = ", ".join(sorted(e.name for e in self._by_name.values() if e.listed))
+            used = {e.task for e in self._by_name.values()}
+            kinds = ", ".join(t.label.lower() for t in tasks.all_tasks() if t.name in used)
             raise NotOfferedLocally(
                 f"Model {name} exists on Workers AI ({task}), but this local emulator does not run it: it runs "
-                f"vision models ({local}). Call it on Cloudflare, or map it to a local model folder of a supported "
+                f"{kinds} models ({local}). Call it on Cloudflare, or map it to a local model folder of a supported "
                 f"family with [[ai.models]]"
             )
         raise NoSuchModel(f"No such model {shown(name)} or task")

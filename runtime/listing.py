@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .catalog import TASK_NAMES, ModelEntry
+from .entry import ModelEntry
+from .tasks import names as task_names
+from .tasks import task_named
 
 ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so ids are stable across runs
-TASK_DESCRIPTIONS = {
-    "object-detection": "Finds the objects in an image and returns their labels, scores and bounding boxes.",
-    "image-classification": "Assigns an image the labels it most likely belongs to, with their scores.",
-    "automatic-speech-recognition": "Transcribes the speech in a recording into text, with the times of its words.",
-}
 
 
 def stable_id(kind: str, name: str) -> str:
@@ -28,10 +25,11 @@ def author_of(name: str) -> str:
 
 
 def task_object(task: str) -> dict[str, str]:
+    known = task_named(task) if task in task_names() else None
     return {
         "id": stable_id("task", task),
-        "name": TASK_NAMES.get(task, task),
-        "description": TASK_DESCRIPTIONS.get(task, ""),
+        "name": known.label if known is not None else task,
+        "description": known.description if known is not None else "",
     }
 
 

@@ -1,26 +1,30 @@
-"""The one call path: every door (binding, Cloudflare REST, Hugging Face API, CLI) calls `InferenceService.run`.
+"""The one call path: every door (binding, Cloudflare REST, Hugging Face API, CLI) calls `InferenceService.run`
+(or `start`, for an answer that may stream).
 
 Validation, caching, budget, inference and metering happen here and nowhere else, so no door can forget to
-bill or check. Doors only translate wire formats and map `EmuError`s to their own error shapes.
+bill or check. The service knows no task by name: it looks the model's task up (runtime/tasks/) and asks it to
+read the input, to stream or fold its events, and to report its usage. Doors only translate wire formats and map
+`EmuError`s to their own error shapes.
+
+A run is a stream of events (`Run.events`); a plain answer is the fold of that stream (`Run.outcome`), and a
+plain task's stream is its one result. The ledger row is written as the stream ends, however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from .catalog import ASR, Catalog, ModelEntry
+from .catalog import Catalog
+from .entry import ModelEntry
 from .errors import (
     CAPACITY_TEXT,
     DAILY_ALLOCATION_TEXT,
@@ -31,89 +35,147 @@ from .errors import (
     RequestTooLarge,
 )
 from .faults import Faults, Rule
-from .gateway import GatewayCache, GatewayOptions
+from .gateway import GatewayCache
 from .inference.batching import Batcher
 from .inference.model import LoadedModel
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
-from .inputs import audio_bytes, image_bytes
 from .metering.ledger import Ledger, LedgerRecord, open_ledger
 from .metering.metrics import Metrics
 from .metering.pricing import cost_of
 from .metering.report import budget_status
 from .requestlog import note_ai_call
-from .runoptions import RunOptions
-from .schemas import schema_name
+from .runs import Caller, Outcome, ResultCache, new_request_id
 from .settings import EmulatorSettings, Settings, instance_name
-from .speech.family import Heard
-from .speech.transcript import Transcript
+from .streaming import events_in_slot
+from .tasks import Task, TaskInput, task_of
+
+__all__ = ["Caller", "InferenceService", "Outcome", "Run", "new_request_id"]
 
 ZERO = Decimal("0")
-OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
+class Run:
+    """One accepted request: its events (read once, by a door that streams, or folded by `outcome`), then its
+    `Outcome`. Everything that can be refused before inference was checked when the run was made."""
 
+    def __init__(
+        self,
+        service: InferenceService,
+        caller: Caller,
+        entry: ModelEntry,
+        task: Task,
+        loaded: LoadedModel,
+        read: TaskInput,
+        params: dict[str, Any],
+        started: float,
+        cached: Any,
+        keys: tuple[bytes | None, bytes | None],
+    ) -> None:
+        self.service, self.caller, self.entry, self.task = service, caller, entry, task
+        self.loaded, self.read, self.params, self.started = loaded, read, params, started
+        self._cached, self._keys = cached, keys
+        self.streaming = cached is None and task.streams(params)
+        self.events_so_far: list[Any] = []
+        self._outcome: Outcome | None = None
+        self._read = False
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, for the ledger, and how the door wants waiting and caching handled."""
+    @property
+    def request_id(self) -> str:
+        return self.caller.request_id
 
-    source: str  # binding | rest | hf | cli
-    worker: str | None = None
-    route: str | None = None
-    request_id: str = field(default_factory=new_request_id)
-    use_cache: bool = False  # only the Hugging Face door caches (its x-use-cache header)
-    wait_for_model: bool = True  # False: a loading model raises ModelLoading at once
-    gateway: GatewayOptions | None = None  # AI Gateway options (binding `gateway`, REST cf-aig-* headers)
-    options: RunOptions = RunOptions()  # tags, rejectIfBusy, queueRequest (runtime/runoptions.py)
+    @property
+    def weights(self) -> str:
+        return self.loaded.weights
 
-
-@dataclass(frozen=True)
-class Outcome:
-    result: Any  # the Workers AI output: a list (vision) or an object (speech)
-    model: ModelEntry
-    request_id: str
-    cost: Decimal
-    cached: bool
-    compute_time_s: float
-    weights: str = "real"  # "stand-in:<name>" when a bundled stand-in answered (inference/standins.py)
-    gateway_cache: str | None = None  # "HIT" or "MISS" when AI Gateway options were given
-    transcript: Transcript | None = None  # speech: what was heard (the Hugging Face door shapes its answer from it)
-    audio_ms: int | None = None  # speech: the billed audio duration
-
-
-class ResultCache:
-    """Bounded LRU of results keyed by model, image digest and parameters."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[bytes, Any] = OrderedDict()
-
-    @staticmethod
-    def key(model: str, data: bytes, params: Mapping[str, Any]) -> bytes:
-        h = hashlib.sha256(model.encode())
-        h.update(b"\0")
-        h.update(orjson.dumps(params, option=orjson.OPT_SORT_KEYS))
-        h.update(b"\0")
-        h.update(data)
-        return h.digest()
-
-    def get(self, key: bytes) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: bytes, value: Any) -> None:
-        if self.size <= 0:
+    async def _produce(self) -> AsyncGenerator[Any, None]:
+        s, loaded, params = self.service, self.loaded, self.params
+        if self._cached is not None:
+            yield self._cached
             return
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        if self.caller.options.reject_if_busy and s.slots.pending >= s.slots.concurrency:
+            raise OutOfCapacity(CAPACITY_TEXT)
+        limit = self.task.limit(s.settings)
+        if not self.streaming:
+            fresh = await s._infer(self.entry, loaded, self.read.data, params, limit)
+            key, gw_key = self._keys
+            if key is not None:
+                s.cache.put(key, fresh)
+            gw = self.caller.gateway
+            if gw_key is not None and gw is not None and gw.cache_ttl:
+                s.gateway_cache.put(gw_key, fresh, gw.cache_ttl)
+            yield fresh
+            return
+        data = self.read.data
+        async for event in events_in_slot(
+            s.slots, lambda prepared: self.task.stream(loaded, prepared, params), lambda: loaded.prepare(data, limit)
+        ):
+            yield event
+
+    async def events(self) -> AsyncIterator[Any]:
+        """The task's events as they come; the ledger row is written when they end, also when the reader stops
+        early (a client that went away is billed for the events it got)."""
+        if self._read:
+            raise RuntimeError("a run's events can be read only once")
+        self._read = True
+        s, caller = self.service, self.caller
+        produced = self._produce()
+        try:
+            async for event in produced:
+                self.events_so_far.append(event)
+                yield event
+        except EmuError as e:
+            await s._meter(caller, self.entry.name, self.entry, self.started, e.outcome, weights=self.weights)
+            e.metered = True
+            raise
+        except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
+            await s._meter(caller, self.entry.name, self.entry, self.started, "error:3043", weights=self.weights)
+            error = EmuError(f"internal error: {type(e).__name__}: {e}")
+            error.metered = True
+            raise error from e
+        except BaseException:  # the reader gave up (a Worker's timeout or CPU limit, a closed connection)
+            got = self.task.usage(self.task.fold(self.events_so_far)) if self.streaming and self.events_so_far else None
+            label = RequestAborted.outcome_label()
+            meter = s._meter(caller, self.entry.name, self.entry, self.started, label, weights=self.weights, usage=got)
+            await asyncio.shield(s.detach(meter))  # written even when this task is cancelled again meanwhile
+            raise
+        finally:
+            await produced.aclose()
+        value = self.task.fold(self.events_so_far)
+        cached = self._cached is not None
+        usage = self.task.usage(value)
+        cost = await s._meter(
+            caller,
+            self.entry.name,
+            self.entry,
+            self.started,
+            "ok",
+            weights=self.weights,
+            usage=usage,
+            billed=not cached,
+        )
+        self._outcome = Outcome(
+            result=self.task.answer(value),
+            model=self.entry,
+            request_id=caller.request_id,
+            cost=cost,
+            cached=cached,
+            compute_time_s=time.perf_counter() - self.started,
+            weights=self.weights,
+            gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
+            value=value,
+            usage=usage,
+        )
+
+    async def outcome(self) -> Outcome:
+        """The plain answer: the fold of the events (read here, unless a door read them)."""
+        if not self._read:
+            async for _ in self.events():
+                pass
+        if self._outcome is None:
+            raise RuntimeError("the run's events did not end")
+        return self._outcome
 
 
 class InferenceService:
@@ -138,6 +200,7 @@ class InferenceService:
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
         self.instance = instance_name(s)  # written on every ledger row (a ledger may be shared by many)
+        self._detached: set[asyncio.Task[Any]] = set()
 
     def preload(self, names: list[str]) -> None:
         """Load (in the background) what answers for each named model, so the first request does not wait."""
@@ -172,21 +235,20 @@ class InferenceService:
             # Cloudflare's 3036 text, as a Worker meets it there; the budget itself is in /cdn-cgi/emu/health
             raise BudgetExceeded(DAILY_ALLOCATION_TEXT)
 
-    async def _infer(self, entry: ModelEntry, loaded: LoadedModel, data: bytes, params: dict[str, Any]) -> Any:
+    async def _infer(
+        self, entry: ModelEntry, loaded: LoadedModel, data: Any, params: dict[str, Any], limit: int | float
+    ) -> Any:
         """Prepare on the preparation threads, then infer in a slot: alone, or batched with the requests for the
         same model waiting beside it (inference/batching.py) where the model's `max_batch` allows."""
-        max_pixels: int | float = self.settings.max_image_pixels
-        if entry.task == ASR:
-            max_pixels = self.settings.max_audio_seconds
         batcher = self._batcher(entry, loaded)
         if batcher is None:
             return await self.slots.run(
-                lambda prepared: loaded.infer(prepared, params), prepare=lambda: loaded.prepare(data, max_pixels)
+                lambda prepared: loaded.infer(prepared, params), prepare=lambda: loaded.prepare(data, limit)
             )
         waiting: list[Future] = []
 
         def prepare() -> Future:
-            future = batcher.add(loaded.prepare(data, max_pixels), params)
+            future = batcher.add(loaded.prepare(data, limit), params)
             waiting.append(future)
             return future
 
@@ -211,94 +273,63 @@ class InferenceService:
             return None
         return budget_status(self.ledger, self.settings.budget_usd_per_day)
 
-    async def run(
+    async def start(
         self, model: str, inputs: Any, params: Mapping[str, Any] | None = None, caller: Caller | None = None
-    ) -> Outcome:
-        """Validate, (maybe) answer from cache, infer, and meter: one ledger row per call, success or not."""
+    ) -> Run:
+        """Check everything that can be checked before inference and return the run, whose events (or whose
+        `outcome`) the door then reads. A refusal here is metered and raised."""
         caller = caller or Caller(source="binding")
         started = time.perf_counter()
         entry: ModelEntry | None = None
         weights: str | None = None
         try:
             entry = self.catalog.get(model)
+            task = task_of(entry)
             caller.options.refuse_unsupported(entry.name)
             delay, fault = self.faults.take(entry.name, model, *([entry.hf_id] if entry.hf_id else []))
             if delay:
                 await asyncio.sleep(delay)
             if fault is not None:
                 raise fault
-            split = (
-                (lambda: audio_bytes(inputs, schema_name(entry))) if entry.task == ASR else lambda: image_bytes(inputs)
-            )
-            array = inputs.get("audio" if entry.task == ASR else "image") if isinstance(inputs, Mapping) else None
-            if isinstance(array, (list, tuple)) and len(array) > OFF_LOOP_ITEMS:
-                data, extra = await asyncio.to_thread(split)
+            if task.reads_off_loop(inputs):
+                read = await asyncio.to_thread(task.read, inputs, entry)
             else:
-                data, extra = split()
-            if len(data) > self.settings.max_body_bytes:
+                read = task.read(inputs, entry)
+            if read.size > self.settings.max_body_bytes:
                 raise RequestTooLarge(f"Request is larger than {self.settings.max_body_bytes} bytes")
             await asyncio.to_thread(self._check_budget)
             loaded = await self.pool.get(entry, wait=caller.wait_for_model, timeout=self.settings.model_wait_s)
             weights = loaded.weights
-            checked = loaded.family.check_params({**entry.defaults, **extra, **(params or {})}, entry.schema)
-            key = ResultCache.key(entry.name, data, checked) if caller.use_cache else None
-            result = self.cache.get(key) if key is not None else None
-            gw = caller.gateway
-            gw_key = None
-            if gw is not None and not gw.skip_cache:
-                gw_key = GatewayCache.key(gw, entry.name, data, checked)
-                result = result if result is not None else self.gateway_cache.get(gw_key)
-            cached = result is not None
-            if result is None:
-                if caller.options.reject_if_busy and self.slots.pending >= self.slots.concurrency:
-                    raise OutOfCapacity(CAPACITY_TEXT)
-                fresh = await self._infer(entry, loaded, data, checked)
-                if key is not None:
-                    self.cache.put(key, fresh)
-                if gw_key is not None and gw is not None and gw.cache_ttl:
-                    self.gateway_cache.put(gw_key, fresh, gw.cache_ttl)
-                result = fresh
-            heard = result if isinstance(result, Heard) else None
-            if heard is not None:
-                result = heard.output
+            checked = loaded.family.check_params({**entry.defaults, **read.params, **(params or {})}, entry.schema)
+            cached = None
+            key = gw_key = None
+            if not task.streams(checked):
+                key = ResultCache.key(entry.name, read.digest, checked) if caller.use_cache else None
+                cached = self.cache.get(key) if key is not None else None
+                gw = caller.gateway
+                if gw is not None and not gw.skip_cache:
+                    gw_key = GatewayCache.key(gw, entry.name, read.digest, checked)
+                    cached = cached if cached is not None else self.gateway_cache.get(gw_key)
         except EmuError as e:
-            await self._meter(caller, model, entry, started, e.outcome, billed=False, cached=False, weights=weights)
+            await self._meter(caller, model, entry, started, e.outcome, weights=weights)
             e.metered = True
             raise
         except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
-            await self._meter(caller, model, entry, started, "error:3043", billed=False, cached=False, weights=weights)
+            await self._meter(caller, model, entry, started, "error:3043", weights=weights)
             error = EmuError(f"internal error: {type(e).__name__}: {e}")
             error.metered = True
             raise error from e
         except BaseException:  # the caller gave up (cancelled: a Worker's timeout or CPU limit, a closed connection)
-            await self._meter(
-                caller,
-                model,
-                entry,
-                started,
-                RequestAborted.outcome_label(),
-                billed=False,
-                cached=False,
-                weights=weights,
-            )
+            await self._meter(caller, model, entry, started, RequestAborted.outcome_label(), weights=weights)
             raise
-        elapsed = time.perf_counter() - started
-        audio_ms = heard.audio_ms if heard is not None else None
-        cost = await self._meter(
-            caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights, audio_ms=audio_ms
-        )
-        return Outcome(
-            transcript=heard.transcript if heard is not None else None,
-            audio_ms=audio_ms,
-            gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
-            result=result,
-            model=entry,
-            request_id=caller.request_id,
-            cost=cost,
-            cached=cached,
-            compute_time_s=elapsed,
-            weights=loaded.weights,
-        )
+        return Run(self, caller, entry, task, loaded, read, checked, started, cached, (key, gw_key))
+
+    async def run(
+        self, model: str, inputs: Any, params: Mapping[str, Any] | None = None, caller: Caller | None = None
+    ) -> Outcome:
+        """Validate, (maybe) answer from cache, infer, and meter: one ledger row per call, success or not."""
+        run = await self.start(model, inputs, params, caller)
+        return await run.outcome()
 
     async def record_rejection(self, model: str, error: EmuError, caller: Caller) -> None:
         """Meter a request a door refused before it could call `run` (auth, oversized or unparsable body).
@@ -311,8 +342,15 @@ class InferenceService:
             entry: ModelEntry | None = self.catalog.get(model)
         except EmuError:
             entry = None
-        await self._meter(caller, model, entry, time.perf_counter(), error.outcome, billed=False, cached=False)
+        await self._meter(caller, model, entry, time.perf_counter(), error.outcome)
         error.metered = True
+
+    def detach(self, work: Any) -> asyncio.Task[Any]:
+        """Run `work` (a coroutine) as a task of its own, kept until it is done (`close` waits for none)."""
+        task = asyncio.ensure_future(work)
+        self._detached.add(task)
+        task.add_done_callback(self._detached.discard)
+        return task
 
     async def _meter(
         self,
@@ -321,13 +359,14 @@ class InferenceService:
         entry: ModelEntry | None,
         started: float,
         outcome: str,
-        billed: bool,
-        cached: bool,
         weights: str | None = None,
-        audio_ms: int | None = None,
+        usage: Mapping[str, int] | None = None,
+        billed: bool = True,
     ) -> Decimal:
+        """Write the request's one ledger row: its usage (none for a refusal) and what that costs."""
         price = entry.price if entry is not None else ZERO
-        cost = cost_of(entry, audio_ms) if billed and entry is not None else ZERO
+        audio_ms = (usage or {}).get("audio-ms")
+        cost = cost_of(entry, audio_ms) if billed and usage and entry is not None else ZERO
         name = entry.name if entry else model
         latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
@@ -339,7 +378,7 @@ class InferenceService:
                 cost=cost,
                 latency_ms=latency_ms,
                 outcome=outcome,
-                cache_hit=cached,
+                cache_hit=not billed and outcome == "ok",
                 worker=caller.worker,
                 route=caller.route,
                 weights=weights,

@@ -46,7 +46,7 @@ def png(size: tuple[int, int], seed: int) -> bytes:
 def hold_first_run(service: InferenceService, model: str) -> threading.Event:
     """The model's first graph run waits for the returned gate: the slot stays busy while others queue."""
     service.pool.get_sync(service.catalog.get(model))
-    family = service.pool.loaded(model).family
+    family = service.pool._loaded.get(model).family
     real_run, gate, first = family.run, threading.Event(), [True]
 
     def run(feeds):
@@ -76,11 +76,11 @@ def test_waiting_requests_run_as_one_batch_with_the_answers_they_get_alone(tmp_p
     images = [png((64 + 8 * i, 48), i) for i in range(5)] if model == RESNET else IMAGES[:5]
     alone = service_with(tmp_path / "alone", 1)
     expected = [alone.run_sync(model, data).result for data in images]
-    assert alone.pool.loaded(model).batcher is None
+    assert alone.pool._loaded.get(model).batcher is None
     batched = service_with(tmp_path / "batched", 4)
     gate = hold_first_run(batched, model)
     got = run_all(batched, model, images, gate)
-    batcher = batched.pool.loaded(model).batcher
+    batcher = batched.pool._loaded.get(model).batcher
     assert batcher is not None and batcher.batches == {1: 1, 4: 1}  # the lone first, then the four that waited
     for want, have in zip(expected, got):
         assert [r["label"] for r in have] == [r["label"] for r in want]
@@ -97,7 +97,10 @@ def test_only_equal_shapes_share_a_batch_and_the_batch_is_bounded(tmp_path):
     alone = service_with(tmp_path / "alone", 1)
     expected = [alone.run_sync(DETR, data).result for data in images]
     got = run_all(service, DETR, images, gate)
-    assert service.pool.loaded(DETR).batcher.batches == {1: 2, 2: 2}  # first alone; 2 + 1 of one size; 2 of the other
+    assert service.pool._loaded.get(DETR).batcher.batches == {
+        1: 2,
+        2: 2,
+    }  # first alone; 2 + 1 of one size; 2 of the other
     for want, have in zip(expected, got):
         assert [(r["label"], r["box"]) for r in have] == [(r["label"], r["box"]) for r in want]
 
@@ -116,9 +119,9 @@ def test_a_lone_request_never_waits_and_a_fixed_batch_graph_is_not_batched(tmp_p
     ]
     service = service_with(tmp_path, 8, extra)
     assert service.run_sync("@cf/test/fixed", IMAGES[0]).result[0]["label"] == "b"
-    assert service.pool.loaded("@cf/test/fixed").batcher is None  # [1, 3, 32, 32]: no batch dimension
+    assert service.pool._loaded.get("@cf/test/fixed").batcher is None  # [1, 3, 32, 32]: no batch dimension
     assert service.run_sync(RESNET, IMAGES[0]).result
-    assert service.pool.loaded(RESNET).batcher.batches == {1: 1}
+    assert service.pool._loaded.get(RESNET).batcher.batches == {1: 1}
 
 
 @pytest.mark.parametrize("value", [0, 65, "4", True, 2.5])

@@ -11,7 +11,7 @@ from support import FIXTURE_MODELS
 from test_yolox import make_folder, png, row
 
 from runtime.inference.detection import detections
-from runtime.inference.families import load_model
+from runtime.tasks import load_model
 
 
 def test_detections_truncate_toward_zero():

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from support import FIXTURE_MODELS, FIXTURES, SHARED, need_shared
 
-from runtime.inference.families import load_model
 from runtime.inference.images import decode_image
 from runtime.inference.model import LoadedModel
+from runtime.tasks import load_model
 
 SCORE_ATOL = 2e-3
 LOGIT_RTOL = 2e-4

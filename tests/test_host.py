@@ -93,7 +93,7 @@ def test_edits_reload_the_worker_and_its_modules(service: InferenceService, tmp_
     with serve(service, worker_settings(main, tmp_path / "state", reload=True)) as (url, host):
         assert httpx.get(f"{url}/").text == "hello version 1"
         service.run_sync(DETR, IMAGE.read_bytes())
-        model = service.pool.loaded(DETR)  # reloading the Worker must not reload the models
+        model = service.pool._loaded.get(DETR)  # reloading the Worker must not reload the models
         assert model is not None
 
         main.write_text(GOOD.format(n=2))  # same size as before, within the same second: no stale bytecode
@@ -109,7 +109,7 @@ def test_edits_reload_the_worker_and_its_modules(service: InferenceService, tmp_
         main.write_text(GOOD.format(n=3))
         assert poll(f"{url}/", lambda r: r.text == "bonjour version 3").text == "bonjour version 3"
         assert host is not None and host.generation >= 4
-        assert service.pool.loaded(DETR) is model
+        assert service.pool._loaded.get(DETR) is model
 
 
 def test_module_without_a_handler_says_what_to_write(service: InferenceService, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from runtime.errors import BadInput, MissingBody
-from runtime.inputs import image_bytes, uint8_bytes
+from runtime.tasks.binary import uint8_bytes
+from runtime.tasks.vision import image_bytes
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from support import FIXTURE_MODELS, FIXTURES
 from runtime.errors import BadInput, ModelError
 from runtime.inference.classification import ClassifierFamily
 from runtime.inference.detr import DetrFamily
-from runtime.inference.families import load_model
+from runtime.tasks import load_model
 
 IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
 

@@ -15,8 +15,8 @@ from test_yolox import LABELS, make_folder, png, row
 
 from runtime.errors import ModelError
 from runtime.inference.classification import ClassifierFamily, read_labels
-from runtime.inference.families import load_model
 from runtime.inference.yolox import DEFAULT_NMS_IOU, DEFAULT_STRIDES, YoloxFamily, batched_nms, nms
+from runtime.tasks import load_model
 
 
 @pytest.mark.parametrize(

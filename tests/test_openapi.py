@@ -77,7 +77,7 @@ def test_a_route_added_without_a_description_or_a_description_left_without_its_r
 
 
 def test_request_and_response_bodies_reuse_the_model_schemas(tmp_path):
-    from runtime.schemas import input_schema, output_schema
+    from runtime.tasks import input_schema, output_schema
 
     service = make_service(tmp_path)
     doc = openapi.build(app_of(service))

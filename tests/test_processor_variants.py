@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from support import FIXTURE_MODELS, FIXTURES
 
-from runtime.inference.families import load_model
 from runtime.inference.images import decode_image
+from runtime.tasks import load_model
 
 REFERENCE = json.loads((FIXTURES / "expected" / "processors.json").read_text())
 CASES = [(v, image) for v, spec in REFERENCE["variants"].items() for image in spec["cases"]]

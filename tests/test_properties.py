@@ -26,10 +26,11 @@ from support import FIXTURES
 
 from runtime.config import load_settings, read_dev_vars
 from runtime.errors import BadInput, ConfigError, EmuError, ImageError, MissingBody
-from runtime.inference.families import FAMILIES
 from runtime.inference.images import decode_image
-from runtime.inputs import image_bytes, uint8_bytes
 from runtime.settings import EMULATOR_FIELDS, Settings
+from runtime.tasks import families
+from runtime.tasks.binary import uint8_bytes
+from runtime.tasks.vision import image_bytes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -140,7 +141,7 @@ def test_any_request_inputs_split_into_bytes_and_the_rest_or_a_coded_error(input
 
 # --- parameters ------------------------------------------------------------------------------------------------
 
-PARAMS = sorted({(name, param) for family in FAMILIES for name, param in family.params.items()}, key=lambda p: p[0])
+PARAMS = sorted({(name, param) for family in families() for name, param in family.params.items()}, key=lambda p: p[0])
 
 
 @SOME

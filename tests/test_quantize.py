@@ -12,8 +12,8 @@ import pytest
 from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET
 
 from runtime.cli import main
-from runtime.inference.families import load_model
 from runtime.inference.quantize import choose_method, compare_outputs, quantize_folder
+from runtime.tasks import load_model
 
 IMAGES = sorted((FIXTURES / "images").iterdir())
 
@@ -69,7 +69,7 @@ def test_output_comparison_counts_agreement_and_deltas():
     moved = {"xmin": 1, "ymin": 0, "xmax": 10, "ymax": 12}
     far = {"xmin": 50, "ymin": 50, "xmax": 60, "ymax": 60}
     detections = compare_outputs(
-        "object-detection",
+        False,
         [
             (
                 [{"label": "cat", "score": 0.9, "box": box}, {"label": "dog", "score": 0.8, "box": box}],
@@ -81,7 +81,7 @@ def test_output_comparison_counts_agreement_and_deltas():
     assert detections["unmatched_int8_detections"] == 1 and detections["max_box_delta_px"] == 2
     assert detections["max_score_delta"] == pytest.approx(0.05)
     labels = compare_outputs(
-        "image-classification",
+        True,
         [
             (
                 [{"label": "a", "score": 0.7}, {"label": "b", "score": 0.2}],

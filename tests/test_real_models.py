@@ -21,8 +21,8 @@ from runtime.catalog import Catalog
 from runtime.config import load_settings
 from runtime.host import WorkerHost
 from runtime.http.app import AppContext, create_app
-from runtime.inference.families import load_model
 from runtime.service import Caller, InferenceService
+from runtime.tasks import load_model
 
 YOLOX = SHARED / "models" / "yolox-nano"
 SQUEEZENET = SHARED / "models" / "squeezenet-fp16"

@@ -11,11 +11,11 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, make_service
 
 from runtime.catalog import Catalog
 from runtime.errors import BadInput, BudgetExceeded, ModelLoading, NoSuchModel, OutOfCapacity
-from runtime.inference.families import load_model
 from runtime.inference.store import ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
+from runtime.tasks import load_model
 
 IMAGE = (FIXTURES / "images" / "wide-400x100.png").read_bytes()
 
@@ -82,7 +82,7 @@ def test_the_event_loop_stays_responsive_and_the_queue_is_bounded(tmp_path):
     service = make_service(tmp_path, max_concurrent_inferences=1, max_queue=1)
     service.pool.get_sync(service.catalog.get(DETR))
     gate = threading.Event()
-    real_infer = service.pool.loaded(DETR).infer
+    real_infer = service.pool._loaded.get(DETR).infer
 
     def slow_infer(*args, **kwargs):
         # The gate is opened by a coroutine on the event loop: if inference ran on the loop, it never opens.
@@ -90,7 +90,7 @@ def test_the_event_loop_stays_responsive_and_the_queue_is_bounded(tmp_path):
             raise RuntimeError("the event loop was blocked while inference ran")
         return real_infer(*args, **kwargs)
 
-    service.pool.loaded(DETR).infer = slow_infer  # hold the one slot busy: scaffolding, not a stand-in
+    service.pool._loaded.get(DETR).infer = slow_infer  # hold the one slot busy: scaffolding, not a stand-in
 
     async def scenario():
         running = [asyncio.create_task(service.run(DETR, IMAGE)) for _ in range(2)]
@@ -115,7 +115,7 @@ def test_decoding_and_preprocessing_happen_outside_the_inference_slot(tmp_path):
     preparation threads: a bad image is refused at once, and a good one waits for the slot already prepared."""
     service = make_service(tmp_path, max_concurrent_inferences=1, max_queue=4)
     service.pool.get_sync(service.catalog.get(DETR))
-    loaded = service.pool.loaded(DETR)
+    loaded = service.pool._loaded.get(DETR)
     gate = threading.Event()
     real_infer, real_prepare = loaded.infer, loaded.prepare
     prepared_on: list[str] = []

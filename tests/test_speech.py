@@ -23,7 +23,7 @@ from speech_support import SENTENCE, requires_espeak, speak, speech_samples, wor
 from support import make_service
 
 from runtime.metering.pricing import cost_of
-from runtime.schemas import input_schema, output_schema
+from runtime.tasks import input_schema, output_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 WHISPER = "@cf/openai/whisper"

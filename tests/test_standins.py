@@ -21,10 +21,10 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, free_port, run
 
 from runtime.catalog import Catalog
 from runtime.http.app import AppContext, create_app
-from runtime.inference.standins import STANDINS
 from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
+from runtime.tasks import all_tasks
 
 CATS = FIXTURES / "images" / "cats-640x480.jpg"  # COCO val2017 #39769 (two cats), as JPEG
 
@@ -40,7 +40,7 @@ def labels(detections: list[dict]) -> list[str]:
 
 
 def test_the_package_carries_both_stand_ins_with_their_licences() -> None:
-    for standin in STANDINS.values():
+    for standin in (t.standin for t in all_tasks() if t.standin is not None):
         if standin.name == "pocketsphinx":  # a dependency carrying its own model (NOTICE.md), not a folder here
             continue
         folder = standin.folder

@@ -18,11 +18,11 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, running_server
 
 from runtime.catalog import Catalog
 from runtime.errors import ModelLoading, ModelUnavailable
-from runtime.inference.families import load_model
 from runtime.inference.store import MANIFEST, ModelStore
 from runtime.metering.ledger import Ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
+from runtime.tasks import load_model
 
 REPO = "Xenova/detr-resnet-50"
 ONNX = FIXTURE_MODELS / "detr" / "onnx" / "model.onnx"
@@ -350,7 +350,7 @@ def test_auto_answers_from_the_stand_in_then_the_pulled_real_weights_take_over(h
         hf = http.post("/hf-inference/models/facebook/detr-resnet-50", content=data)
         assert hf.status_code == 200 and hf.headers["x-emu-weights"] == "stand-in:yolox-nano"
         deadline = time.monotonic() + 60
-        while svc.pool.loaded(DETR) is None:
+        while svc.pool._loaded.get(DETR) is None:
             assert time.monotonic() < deadline, "the background pull did not finish"
             time.sleep(0.05)
         after = http.post(rest, content=data)

@@ -26,9 +26,8 @@ from speech_support import wav_of
 from runtime.audio.decode import decode_audio
 from runtime.catalog import Catalog
 from runtime.errors import BadInput, ModelError
-from runtime.inference.families import load_model
-from runtime.schemas import output_schema
 from runtime.speech.whisper import WhisperModel
+from runtime.tasks import load_model, output_schema
 
 ROOT = Path(__file__).resolve().parent
 MODELS = ROOT / "fixtures" / "models"

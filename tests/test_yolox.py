@@ -17,8 +17,8 @@ from onnx_const import constant_model
 from PIL import Image
 
 from runtime.errors import BadInput
-from runtime.inference.families import load_model
 from runtime.inference.yolox import YoloxFamily, batched_nms, grid_and_strides, nms
+from runtime.tasks import load_model
 
 SIZE = 32  # input 32x32 -> grids 4x4 (stride 8), 2x2 (16), 1x1 (32) = 21 rows
 LABELS = {str(i): f"class{i}" for i in range(80)}

@@ -12,6 +12,7 @@ from ..catalog import Catalog, ModelEntry
 from ..errors import EmuError, ModelUnavailable
 from ..inference.store import ModelStore
 from ..settings import Settings
+from ..tasks import task_of
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -254,7 +255,7 @@ def quantize_main(args: argparse.Namespace) -> int:
         return _fail(str(e))
     if not files:
         return _fail("no images found in " + ", ".join(str(p) for p in args.images))
-    threshold = {"threshold": 0.5} if entry.task == "object-detection" else {}
+    threshold = task_of(entry).quantize_params()
     try:
         report = quantize_folder(
             folder,

@@ -17,8 +17,8 @@ from ..errors import BadInput, EmuError, NoRoute
 from ..gateway import GatewayOptions
 from ..listing import author_object, author_of, matches_task, model_object, task_object
 from ..runoptions import RunOptions
-from ..schemas import model_schema, schema_name
-from ..service import Caller
+from ..runs import Caller
+from ..tasks import task_of
 from . import wire
 
 if TYPE_CHECKING:
@@ -83,7 +83,10 @@ async def run(request: Request) -> Response:
         gateway=GatewayOptions.from_headers(request.headers),
         options=RunOptions.from_rest(request.query_params, request.query_params.getlist("tags"), body_options),
     )
-    outcome = await service.run(model, inputs, None, caller)
+    run = await service.start(model, inputs, None, caller)
+    if run.streaming:  # `"stream": true`: server-sent events, the row written as they end
+        return wire.event_stream(run, {"x-emu-request-id": request_id, "x-emu-weights": run.weights})
+    outcome = await run.outcome()
     headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
     if outcome.gateway_cache:
         headers["cf-aig-cache-status"] = outcome.gateway_cache
@@ -141,7 +144,7 @@ async def schema(request: Request) -> Response:
         raise BadInput("query parameter 'model' is required")
     entry = ctx.service.catalog.get(name)
     return wire.json_response(
-        envelope(model_schema(schema_name(entry), entry.defaults)), 200, wire.emu_headers(wire.request_id_of(request))
+        envelope(task_of(entry).model_schema(entry)), 200, wire.emu_headers(wire.request_id_of(request))
     )
 
 

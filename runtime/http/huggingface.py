@@ -16,10 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..catalog import ASR
 from ..errors import BadInput, EmuError, ModelLoading, NoRoute
-from ..service import Caller, Outcome
-from ..speech.outputs import huggingface_output
+from ..runs import Caller, Outcome
+from ..tasks import task_of
 from . import wire
 
 if TYPE_CHECKING:
@@ -111,11 +110,8 @@ async def infer(request: Request) -> Response:
             inputs, params, options = split_payload(await wire.parse_json(body))
         else:
             inputs = body
-    timestamps: bool | str = False
-    if entry.task == ASR:  # the pipeline's `return_timestamps` shapes the answer; the service never sees it
-        timestamps = return_timestamps(params.pop("return_timestamps", False))
-        if inputs is not None and entry.schema == "whisper-large-v3-turbo":
-            inputs = {"audio": base64.b64encode(inputs).decode()}
+    task = task_of(entry)
+    inputs, params, view = task.huggingface_request(entry, inputs, params)  # e.g. speech's `return_timestamps`
     caller = Caller(
         source="hf",
         route=request.url.path,
@@ -124,18 +120,7 @@ async def infer(request: Request) -> Response:
         wait_for_model=choose(request, "x-wait-for-model", options, "wait_for_model", False),
     )
     outcome = await service.run(entry.name, inputs, params, caller)
-    if outcome.transcript is not None:
-        return wire.json_response(huggingface_output(outcome.transcript, timestamps), 200, success_headers(outcome))
-    return wire.json_response(outcome.result, 200, success_headers(outcome))
-
-
-def return_timestamps(value: Any) -> bool | str:
-    """The ASR pipeline's `return_timestamps`: false, true (segments) or "word"."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("word", "true", "false"):
-        return "word" if value.lower() == "word" else value.lower() == "true"
-    raise BadInput(f"parameter 'return_timestamps' must be true, false or \"word\", not {str(value)[:40]!r}")
+    return wire.json_response(task.huggingface_view(outcome.value, view), 200, success_headers(outcome))
 
 
 async def no_route(request: Request) -> Response:
@@ -164,7 +149,7 @@ async def info(request: Request) -> Response:
     body = {
         "model_id": entry.hf_id or entry.name,
         "model_sha": None,
-        "pipeline_tag": entry.task,
+        "pipeline_tag": task_of(entry).name,
         "framework": "onnxruntime",
         "workers_ai_name": entry.name,
         "weights": ctx.service.pool.serving(entry),

@@ -3,7 +3,7 @@
 The paths come from the app itself: `route_table` walks the starlette routes (mounted doors included), and every
 route it finds must have a declaration in `OPERATIONS` (summary, parameters, request body, responses), and every
 declaration a route; `build` refuses to describe an app otherwise, so the description cannot drift from the code.
-The request and response bodies reuse the per-task JSON Schemas of runtime/schemas.py (the ones
+The request and response bodies reuse the per-task JSON Schemas of runtime/tasks/ (the ones
 `GET .../ai/models/schema` serves) and Cloudflare's envelope.
 
 HEAD is left out: starlette answers HEAD wherever GET is served, with the same status and headers and no body.
@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ..errors import NoSuchModel
 from ..metering.report import DIMENSIONS
-from ..schemas import input_schema, output_schema
+from ..tasks import input_schema, output_schema
 from . import cloudflare, internal
 
 if TYPE_CHECKING:

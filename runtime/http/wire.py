@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +16,14 @@ from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from ..errors import AuthenticationError, BadInput, EmuError, RequestTooLarge
-from ..service import Caller, new_request_id
+from ..runs import Caller, new_request_id
 
 if TYPE_CHECKING:
+    from ..service import Run
     from .app import AppContext
 
 ErrorResponse = Callable[[EmuError, str], Response]
@@ -67,6 +68,23 @@ def emu_headers(request_id: str, cost: Decimal | None = None, weights: str | Non
     if weights:
         headers["x-emu-weights"] = weights
     return headers
+
+
+def event_stream(run: Run, headers: Mapping[str, str]) -> StreamingResponse:
+    """A streamed run as server-sent events (`data: {...}` each, then `data: [DONE]`); an error that ends the
+    stream early comes as a last `event: error` with the Workers AI code and message."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for event in run.events():
+                yield run.task.sse_event(event)
+        except EmuError as e:
+            error = {"errors": [{"code": e.code, "message": e.cf_message}]}
+            yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+            return
+        yield run.task.sse_end()
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})
 
 
 async def read_body(request: Request, limit: int) -> bytes:

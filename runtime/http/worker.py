@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request as StarletteRequest
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route
 
@@ -23,6 +23,7 @@ from ..limits import CPU_LIMIT_TEXT, CpuLimitExceeded, CpuMeter
 from ..requestlog import weights_used
 from ..workers import Context, Request, Response
 from ..workers.entrypoint import CURRENT_CONTEXT
+from ..workers.streams import ReadableStream
 from .wire import context, read_body
 
 if TYPE_CHECKING:
@@ -152,8 +153,16 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
 
 def _convert(response: Response, request: StarletteRequest, background: BackgroundTask | None) -> StarletteResponse:
+    body = response.body
+    if isinstance(body, ReadableStream):  # a streamed body (e.g. env.AI.run's stream) goes out as it arrives
+        if request.method == "HEAD":
+            body = b""
+        else:
+            streamed = StreamingResponse(body, status_code=response.status, background=background)
+            streamed.raw_headers = [(k, v) for k, v in response.headers.raw() if k != b"content-length"]
+            return streamed
     out = StarletteResponse(
-        b"" if request.method == "HEAD" else response.body, status_code=response.status, background=background
+        b"" if request.method == "HEAD" else body, status_code=response.status, background=background
     )
     # starlette set content-length (and nothing else) for the body; the Worker's headers come on top.
     out.raw_headers = [(k, v) for k, v in out.raw_headers if k == b"content-length"]

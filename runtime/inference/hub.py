@@ -21,31 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import ASR, ModelEntry
+from ..entry import ModelEntry
 from ..errors import ModelUnavailable
+from ..tasks import task_of
 
 REQUIRED = ("config.json",)
 CONFIG_FILES = ("config.json", "preprocessor_config.json")
-# What a Whisper folder adds: its decoding settings and tokenizer (as the transformers.js exports publish them)
-SPEECH_FILES = (
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "normalizer.json",
-)
 
 
 def files_for(entry: ModelEntry, variant: str) -> list[str]:
-    """The files a pull fetches for `entry` with ONNX `variant` (missing optional ones are skipped)."""
-    from dataclasses import replace
-
-    extra = SPEECH_FILES if entry.task == ASR else ()
-    return [*CONFIG_FILES, *extra, *(f"onnx/{name}" for name in replace(entry, variant=variant).onnx_names)]
+    """The files a pull fetches for `entry` with ONNX `variant`, as its task names them (optional ones may be
+    missing from the repository)."""
+    return task_of(entry).weight_files(entry, variant)
 
 
-OPTIONAL = ("preprocessor_config.json", *SPEECH_FILES[2:])  # fetched when the repository has it
+def optional(entry: ModelEntry, name: str) -> bool:
+    return name in task_of(entry).optional_files()
+
+
 MANIFEST = ".workers-ai-emu.json"  # written last: its presence means every file it lists was verified
 ASSUMED_BYTES_PER_S = 5_000_000.0  # download rate assumed before one is measured
 LOAD_S = 3.0  # building the onnxruntime session after the download
@@ -338,7 +331,7 @@ class HubPull:
                     hf_hub_download(str(entry.source), name, cache_dir=self.cache_dir, local_files_only=True)
                 )
             except Exception:  # noqa: BLE001 - absent from the cache
-                if name not in OPTIONAL:
+                if not optional(entry, name):
                     raise ModelUnavailable(self.offline_message(entry)) from None
         folder = self.folder_for(entry)
         folder.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,7 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    default: Any = None  # shown in the JSON Schema (the catalog's `defaults` may give one per model instead)
 
     def check(self, name: str, value: Any) -> Any:
         """The valid value (numbers as float/int, choices lower-cased); BadInput naming the parameter."""
@@ -156,6 +157,8 @@ class Param:
             out["maximum"] = self.maximum
         if self.choices:
             out["enum"] = list(self.choices)
+        if self.default is not None:
+            out["default"] = self.default
         out["description"] = self.doc
         return out
 

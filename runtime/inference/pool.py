@@ -16,17 +16,18 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from ..catalog import ModelEntry
+from ..entry import ModelEntry
 from ..errors import EmuError, InferenceTimeout, ModelLoading, ModelUnavailable
 from ..settings import default_of
-from .families import load_model, load_standin
+from ..tasks import StandIn, load_model, task_of
 from .hub import offline as hub_offline
 from .model import LoadedModel
-from .standins import REAL, STANDINS, StandIn, for_task
 from .store import ModelStore
 
 log = logging.getLogger("workers-ai-emu")
 WEIGHTS_MODES = ("auto", "real", "stand-in")
+REAL = "real"  # what x-emu-weights says when a model's own weights answered
+STANDIN_PREFIX = "stand-in:"
 
 RETRY_FAILED_AFTER_S = 30.0
 
@@ -67,7 +68,7 @@ class ModelPool:
         """The stand-in that answers for `entry` now, or None when its real weights (would) answer."""
         if self.weights == "real" or entry.name in self._loaded:
             return None
-        standin = for_task(entry.task)
+        standin = task_of(entry).standin
         if standin is None or self.weights == "stand-in":
             return standin
         if entry.name in self._background or self.store.find(entry) is None:
@@ -80,8 +81,8 @@ class ModelPool:
         return standin.label if standin is not None else REAL
 
     @staticmethod
-    def _standin_entry(standin: StandIn) -> ModelEntry:
-        return ModelEntry(name=standin.label, task=standin.task, path=standin.folder, listed=False)
+    def _standin_entry(entry: ModelEntry, standin: StandIn) -> ModelEntry:
+        return ModelEntry(name=standin.label, task=entry.task, path=standin.folder, listed=False)
 
     def status(self, entry: ModelEntry) -> str:
         """loaded | loading | on disk | missing (of the real weights)."""
@@ -94,12 +95,9 @@ class ModelPool:
     def loaded_count(self) -> int:
         return len(self._loaded)
 
-    def loaded(self, name: str) -> LoadedModel | None:
-        return self._loaded.get(name)
-
     def _load(self, entry: ModelEntry) -> LoadedModel:
-        if entry.name.startswith("stand-in:"):
-            return load_standin(STANDINS[entry.task], self.intra_op_threads)
+        if entry.name.startswith(STANDIN_PREFIX):
+            return task_of(entry).load_standin(self.intra_op_threads)
         folder = self.store.find(entry)
         if folder is None:
             if not (self.auto_pull and self.store.can_pull(entry)):
@@ -179,7 +177,7 @@ class ModelPool:
             return entry
         if self.weights == "auto":
             self._pull_in_background(entry, standin)
-        return self._standin_entry(standin)
+        return self._standin_entry(entry, standin)
 
     def preload(self, entry: ModelEntry) -> ModelEntry:
         """Start loading what answers for `entry` (in the background); returns that target, for readiness."""

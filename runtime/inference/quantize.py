@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmuError, ModelError
-from .families import load_model
+from ..tasks import load_model
+from .classification import ClassifierFamily
 from .model import LoadedModel, Prepared
 
 METHODS = ("auto", "static", "dynamic")
@@ -132,9 +133,10 @@ def _iou(a: dict[str, int], b: dict[str, int]) -> float:
     return w * h / union if union > 0 else 0.0
 
 
-def compare_outputs(task: str, pairs: Sequence[tuple[list[dict], list[dict]]]) -> dict[str, Any]:
-    """How far int8 outputs are from FP32 ones, over (fp32, int8) result pairs of the same images."""
-    if task == "image-classification":
+def compare_outputs(classifier: bool, pairs: Sequence[tuple[list[dict], list[dict]]]) -> dict[str, Any]:
+    """How far int8 outputs are from FP32 ones, over (fp32, int8) result pairs of the same images: top-1 labels
+    and scores for a classifier's, matched boxes for a detector's."""
+    if classifier:
         same = [bool(f and q and f[0]["label"] == q[0]["label"]) for f, q in pairs]
         deltas = []
         for f, q in pairs:
@@ -234,7 +236,7 @@ def quantize_folder(
         speed_ratio=round(f_ms / q_ms, 3) if q_ms > 0 else 0.0,
         fp32_bytes=source.stat().st_size,
         int8_bytes=target.stat().st_size,
-        agreement=compare_outputs(fp32.task, pairs),
+        agreement=compare_outputs(isinstance(fp32.family, ClassifierFamily), pairs),
         op_counts={k: v for k, v in sorted(counts.items()) if k.split()[0] in CONV_OPS | MATMUL_OPS and v},
     )
 

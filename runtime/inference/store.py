@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..catalog import ASR, ModelEntry
-from .hub import CONFIG_FILES, MANIFEST, REQUIRED, HubPull, PullState, files_for, git_blob_sha1, sha256_of
-from .model import find_onnx
+from ..entry import ModelEntry
+from ..tasks import task_of
+from .hub import MANIFEST, REQUIRED, HubPull, PullState, git_blob_sha1, sha256_of
 
 __all__ = ["MANIFEST", "ModelStore"]
 
@@ -47,14 +47,12 @@ class ModelStore(HubPull):
         if entry.path is not None:
             if not all((folder / name).is_file() for name in REQUIRED):
                 return False
-            if entry.task == ASR:
-                return all((folder / "onnx" / name).is_file() for name in entry.onnx_names)
-            return find_onnx(folder, entry.variant) is not None
+            return task_of(entry).has_weights(folder, entry)
         manifest = self.manifest(entry)
         if manifest is None:
             return False
         files = manifest["files"]
-        if "config.json" not in files or any(f"onnx/{name}" not in files for name in entry.onnx_names):
+        if "config.json" not in files or any(f"onnx/{name}" not in files for name in task_of(entry).onnx_names(entry)):
             return False
         for name, facts in files.items():
             path = folder / name
@@ -74,10 +72,7 @@ class ModelStore(HubPull):
         manifest = self.manifest(entry) if entry.path is None else None
         if manifest is not None:
             return [folder / name for name in manifest["files"]]
-        if entry.task == ASR:
-            return [p for p in (folder / n for n in files_for(entry, entry.variant)) if p.is_file()]
-        onnx = find_onnx(folder, entry.variant)
-        return [p for p in (folder / n for n in CONFIG_FILES) if p.is_file()] + ([onnx] if onnx else [])
+        return task_of(entry).local_files(folder, entry)
 
     def size_on_disk(self, entry: ModelEntry) -> int | None:
         if not self.is_complete(entry):

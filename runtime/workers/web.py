@@ -10,7 +10,12 @@ from typing import Any
 
 import orjson
 
-BodyInit = str | bytes | bytearray | memoryview | None
+from .headers import Headers
+from .streams import ReadableStream
+
+__all__ = ["Headers", "ReadableStream"]
+
+BodyInit = str | bytes | bytearray | memoryview | ReadableStream | None
 
 
 class JsObject(dict):
@@ -51,71 +56,6 @@ def js_value(value: Any) -> Any:
     return value
 
 
-class Headers(Mapping[str, str]):
-    """Case-insensitive headers: a read-only-looking Mapping plus the Fetch API's get/has/set/append/delete."""
-
-    def __init__(self, init: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str]] = []
-        if init is None:
-            return
-        pairs = init.items() if isinstance(init, Mapping) else init
-        for name, value in pairs:
-            self.append(name, value)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        values = [v for k, v in self._items if k == name.lower()]
-        return ", ".join(values) if values else default
-
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        seen: list[str] = []
-        for k, _ in self._items:
-            if k not in seen:
-                seen.append(k)
-        return iter(seen)
-
-    def __len__(self) -> int:
-        return len(set(k for k, _ in self._items))
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(k == name.lower() for k, _ in self._items)
-
-    def has(self, name: str) -> bool:
-        return name in self
-
-    def set(self, name: str, value: str) -> None:
-        self.delete(name)
-        self.append(name, value)
-
-    def append(self, name: str, value: str) -> None:
-        if not isinstance(name, str) or not isinstance(value, (str, int)):
-            raise TypeError(f"header {name!r} must have a string value, not {type(value).__name__}")
-        self._items.append((name.lower(), str(value)))
-
-    def delete(self, name: str) -> None:
-        self._items = [(k, v) for k, v in self._items if k != name.lower()]
-
-    def __setitem__(self, name: str, value: str) -> None:
-        self.set(name, value)
-
-    def __delitem__(self, name: str) -> None:
-        self.delete(name)
-
-    def entries(self) -> list[tuple[str, str]]:
-        return list(self._items)
-
-    def raw(self) -> list[tuple[bytes, bytes]]:
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._items]
-
-    def __repr__(self) -> str:
-        return f"Headers({dict(self.items())!r})"
-
-
 class ArrayBuffer(bytes):
     """What JavaScript's ArrayBuffer is to Python Worker code here: the bytes, with `byteLength`."""
 
@@ -150,26 +90,33 @@ class Body:
     """The Fetch API's body readers, shared by Request, Response and uploaded Files; the body is held as bytes."""
 
     _body: bytes = b""
+    _stream: ReadableStream | None = None  # a body still arriving (read whole by the first reader)
+
+    async def _settle(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            self._body = await stream.read_all()
 
     async def bytes(self) -> bytes:
+        await self._settle()
         return self._body
 
     async def arrayBuffer(self) -> ArrayBuffer:  # noqa: N802 - the Fetch API's name
-        return ArrayBuffer(self._body)
+        return ArrayBuffer(await self.bytes())
 
     async def buffer(self) -> ArrayBuffer:
-        return ArrayBuffer(self._body)
+        return ArrayBuffer(await self.bytes())
 
     async def blob(self) -> Blob:
         kind = getattr(self, "headers", None)
-        return Blob([self._body], type=kind.get("content-type", "") if kind is not None else "")
+        return Blob([await self.bytes()], type=kind.get("content-type", "") if kind is not None else "")
 
     async def text(self) -> str:
-        return self._body.decode("utf-8", "replace")
+        return (await self.bytes()).decode("utf-8", "replace")
 
     async def _read_json(self) -> Any:
         """The body parsed as JSON; objects allow attribute access like the JS objects on Cloudflare."""
-        return js_value(json.loads(self._body))
+        return js_value(json.loads(await self.bytes()))
 
 
 class Blob(Body):
@@ -367,9 +314,11 @@ class Response(Body):
             self._body, content_type = body._encode()
             if "content-type" not in self.headers:
                 self.headers.set("content-type", content_type)
+        elif isinstance(body, ReadableStream):
+            self._body, self._stream = b"", body  # sent as it arrives
         else:
             raise TypeError(
-                f"Response body must be str, bytes, an ArrayBuffer, a Blob, FormData or None, not "
+                f"Response body must be str, bytes, an ArrayBuffer, a Blob, FormData, a ReadableStream or None, not "
                 f"{type(body).__name__} (use Response.json(...) for data)"
             )
 
@@ -392,10 +341,13 @@ class Response(Body):
         return 200 <= self.status < 300
 
     @property
-    def body(self) -> bytes:
-        return self._body
+    def body(self) -> Any:
+        """The bytes, or the ReadableStream of a body still arriving."""
+        return self._stream if self._stream is not None else self._body
 
     def __repr__(self) -> str:
+        if self._stream is not None:
+            return f"<Response {self.status} streamed>"
         return f"<Response {self.status} {len(self._body)} bytes>"
 
 

@@ -1,4 +1,4 @@
-"""The speech task family: a recognizer (Whisper in onnxruntime, or the pocketsphinx stand-in) behind the same
+"""The speech family: a recognizer (Whisper in onnxruntime, or the pocketsphinx stand-in) behind the same
 interface as the vision families, so the service's one call path runs it: `check_params` validates the request
 against the model's schema, `prepare_data` decodes the audio on the preparation threads, `infer` recognises in
 the inference slot and returns what was `Heard`: the model's output, the transcript and the billed duration.
@@ -10,17 +10,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..catalog import ASR
-from ..errors import BadInput, SchemaMismatch
-from ..inference.model import Param
-from .outputs import SHAPES
-from .transcript import Segment, Transcript, Word
+from ...errors import BadInput, SchemaMismatch
+from ...speech.outputs import SHAPES
+from ...speech.transcript import Segment, Transcript, Word
+from .schemas import DEFAULT_SCHEMA, PARAMS
 
-DEFAULT_SCHEMA = "whisper"
 MS_PER_SECOND = 1000
 
 
@@ -34,19 +32,6 @@ class Recognizer(Protocol):
         prefix: str | None = None,
         timestamps: bool | str = "word",
     ) -> Transcript: ...
-
-
-# The parameters each speech schema takes besides `audio` (schemas.py has their JSON Schemas).
-PARAMS: dict[str, dict[str, Param]] = {
-    "whisper": {},
-    "whisper-large-v3-turbo": {
-        "task": Param("string", "transcribe or translate", choices=("transcribe", "translate")),
-        "language": Param("string", "The spoken language (ISO 639-1)"),
-        "vad_filter": Param("boolean", "Cut silent stretches before recognising"),
-        "initial_prompt": Param("string", "Context for the model"),
-        "prefix": Param("string", "Text the transcript starts with"),
-    },
-}
 
 
 @dataclass
@@ -72,7 +57,6 @@ class Heard:
 class SpeechFamily:
     """One recognizer serving every speech schema: the schema (from the catalog entry) picks params and output."""
 
-    task: ClassVar[str] = ASR
     batchable = False  # one recording at a time: Whisper's decoding loop is per recording
 
     def __init__(self, folder: Path | None, recognizer: Recognizer, *, translates: bool = True) -> None:
@@ -95,12 +79,12 @@ class SpeechFamily:
         return checked
 
     def prepare_data(self, data: bytes, max_audio_seconds: float) -> PreparedAudio:
-        from ..audio.decode import decode_audio
+        from ...audio.decode import decode_audio
 
         return PreparedAudio(decode_audio(data, max_seconds=max_audio_seconds).samples)
 
     def infer(self, prepared: PreparedAudio, params: Mapping[str, Any]) -> Heard:
-        from ..audio.vad import keep_speech
+        from ...audio.vad import keep_speech
 
         samples = prepared.samples
         kept = keep_speech(samples) if params.get("vad_filter") else None
@@ -140,7 +124,7 @@ class StandInRecognizer:
     leave the words as they are (and the transcript says "en"); `prefix` starts the text, as it does Whisper's."""
 
     def __init__(self) -> None:
-        from .pocketsphinx import recognizer
+        from ...speech.pocketsphinx import recognizer
 
         self.engine = recognizer()
 
