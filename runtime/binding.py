@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
@@ -13,10 +13,11 @@ from .limits import not_counted
 from .listing import matches_task, model_object
 from .runoptions import RunOptions
 from .runs import Caller
-from .service import InferenceService
+from .service import InferenceService, Run
 from .workers.abort import AbortSignal
 from .workers.errors import InferenceUpstreamError
 from .workers.rpc import refuse_unsendable
+from .workers.streams import ReadableStream
 from .workers.web import Response, js_value
 
 # Set by the Worker door for the duration of one request: its path (the ledger's `route`).
@@ -94,8 +95,12 @@ class AiBinding:
         if signal is not None:
             signal.throwIfAborted()  # aborted before the call: nothing is sent (and nothing is metered)
         try:
-            call = self._service.run(model, inputs, None, caller)
-            outcome = await (signal.guard(call) if signal is not None else call)
+            call = self._service.start(model, inputs, None, caller)
+            run = await (signal.guard(call) if signal is not None else call)
+            if run.streaming:  # `stream: true`: a ReadableStream of server-sent events, as on Cloudflare
+                self.lastRequestHttpStatusCode = 200
+                return ReadableStream(_sse(run))
+            outcome = await (signal.guard(run.outcome()) if signal is not None else run.outcome())
         except EmuError as e:
             raise self._failed(e) from None
         self.lastRequestHttpStatusCode = 200
@@ -128,6 +133,16 @@ class AiBinding:
 
     def __repr__(self) -> str:
         return f"<Ai binding for worker {self._worker!r}>"
+
+
+async def _sse(run: Run) -> AsyncIterator[bytes]:
+    """A streamed run's events as Workers AI's server-sent events; an error ends the stream with its code."""
+    try:
+        async for event in run.events():
+            yield run.task.sse_event(event)
+    except EmuError as e:
+        raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
+    yield run.task.sse_end()
 
 
 class Env:

@@ -97,7 +97,7 @@ class Run:
         if self.caller.options.reject_if_busy and s.slots.pending >= s.slots.concurrency:
             raise OutOfCapacity(CAPACITY_TEXT)
         limit = self.task.limit(s.settings)
-        if not self.streaming:
+        if not self.task.streamable:  # one result, made in a slot (batched where the model allows)
             fresh = await s._infer(self.entry, loaded, self.read.data, params, limit)
             key, gw_key = self._keys
             if key is not None:
@@ -135,7 +135,11 @@ class Run:
             error.metered = True
             raise error from e
         except BaseException:  # the reader gave up (a Worker's timeout or CPU limit, a closed connection)
-            got = self.task.usage(self.task.fold(self.events_so_far)) if self.streaming and self.events_so_far else None
+            got = (
+                self.task.usage(self.task.fold(self.events_so_far))
+                if self.task.streamable and self.events_so_far
+                else None
+            )
             label = RequestAborted.outcome_label()
             meter = s._meter(caller, self.entry.name, self.entry, self.started, label, weights=self.weights, usage=got)
             await asyncio.shield(s.detach(meter))  # written even when this task is cancelled again meanwhile
@@ -303,7 +307,7 @@ class InferenceService:
             checked = loaded.family.check_params({**entry.defaults, **read.params, **(params or {})}, entry.schema)
             cached = None
             key = gw_key = None
-            if not task.streams(checked):
+            if not task.streamable:
                 key = ResultCache.key(entry.name, read.digest, checked) if caller.use_cache else None
                 cached = self.cache.get(key) if key is not None else None
                 gw = caller.gateway

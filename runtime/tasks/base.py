@@ -61,6 +61,7 @@ class Task:
     description: ClassVar[str] = ""
     input_key: ClassVar[str | None] = None  # the JSON field holding the data ("image", "audio"), if there is one
     units: ClassVar[tuple[str, ...]] = ("request",)  # the usage quantities it reports (metering/units.py)
+    streamable: ClassVar[bool] = False  # answers are made as a stream of events (`stream`); plain ones are its fold
     standin: StandIn | None = None
 
     # -- reading a request -----------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class Task:
     # -- the result: its fold, its usage, its views ----------------------------------------------------------
 
     def stream(self, loaded: LoadedModel, prepared: Any, params: Mapping[str, Any]) -> Iterator[Any]:
-        """The events of a streamed answer (run in the inference slot); a task that streams overrides it."""
+        """The events of an answer, made in the inference slot (a `streamable` task's one way to answer)."""
         yield loaded.infer(prepared, params)
 
     def fold(self, events: Sequence[Any]) -> Any:
