@@ -23,7 +23,7 @@ from ..errors import AuthenticationError, BadInput, EmuError, RequestTooLarge
 from ..service import Caller, new_request_id
 
 if TYPE_CHECKING:
-    from .app import AppContext
+    from .context import AppContext
 
 ErrorResponse = Callable[[EmuError, str], Response]
 
