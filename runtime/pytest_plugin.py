@@ -110,8 +110,9 @@ class Emulator:
 
     def __init__(self, settings: Settings) -> None:
         from .host import WorkerHost
-        from .http.app import AppContext, create_app
-        from .requestlog import RequestLog
+        from .http.accesslog import RequestLog
+        from .http.app import create_app
+        from .http.context import AppContext
         from .service import InferenceService
 
         self.settings = settings

@@ -1,16 +1,13 @@
-"""One log line per request: method, path, status, time, and each AI call it made (model, time, cost)."""
+"""One log line per request: method, path, status, time, and each AI call it made (model, time, cost).
+
+Free of any HTTP library (the inference service imports it): the ASGI middleware that sets the per-request list
+and writes the line is runtime/http/accesslog.py."""
 
 from __future__ import annotations
 
-import logging
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-log = logging.getLogger("workers-ai-emu.requests")
 
 
 @dataclass
@@ -24,7 +21,7 @@ class AiCall:
     weights: str | None = None  # "real" or "stand-in:<name>"; None when no model ran
 
 
-# Set by RequestLog for the duration of one HTTP request; the inference service appends to it.
+# Set by RequestLog (runtime/http/accesslog.py) for the duration of one HTTP request; the inference service appends to it.
 AI_CALLS: ContextVar[list[AiCall] | None] = ContextVar("ai_calls", default=None)
 
 
@@ -52,36 +49,3 @@ def format_line(method: str, path: str, status: int | None, ms: float, calls: li
         else:
             line += f" · AI {call.model}{standin} {call.ms:.0f} ms error {call.error}"
     return line
-
-
-class RequestLog:
-    """ASGI middleware (pure ASGI, so the per-request context reaches the Worker and its binding)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        calls: list[AiCall] = []
-        token = AI_CALLS.set(calls)
-        started = time.perf_counter()
-        status: int | None = None
-        sent_at: float | None = None
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, sent_at
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                sent_at = time.perf_counter()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        finally:
-            AI_CALLS.reset(token)
-            path = scope.get("path", "")  # never the query string: it may carry tokens
-            ms = ((sent_at or time.perf_counter()) - started) * 1000
-            log.info(format_line(scope.get("method", "?"), path, status, ms, calls))

@@ -18,7 +18,8 @@ import httpx
 from support import DETR, FIXTURES, RESNET, VIT, fixture_catalog, make_service, running_server  # noqa: F401
 
 from runtime.catalog import ModelEntry
-from runtime.http.app import AppContext, create_app
+from runtime.http.app import create_app
+from runtime.http.context import AppContext
 from runtime.inference.store import ModelStore
 from runtime.service import InferenceService
 from runtime.settings import Settings

@@ -48,7 +48,8 @@ def metering_service(state_dir: Path, ledger: str | None = None, **emulator):
 
 
 def make_app(service):
-    from runtime.http.app import AppContext, create_app
+    from runtime.http.app import create_app
+    from runtime.http.context import AppContext
     from runtime.settings import Settings
 
     return create_app(AppContext(settings=Settings(emulator=service.settings), service=service))

@@ -292,7 +292,8 @@ class Default(WorkerEntrypoint):
 
 def test_a_workers_env_ai_run_over_http_is_billed_as_binding_with_worker_and_route(tmp_path, capsys):
     from runtime.host import WorkerHost
-    from runtime.http.app import AppContext, create_app
+    from runtime.http.app import create_app
+    from runtime.http.context import AppContext
     from runtime.settings import Settings
 
     config = write_config(tmp_path)

@@ -4,10 +4,12 @@ and schemathesis, driven by it against a real server, meets no server error and 
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from api_support import DETR, fixture_catalog, make_service, serve
@@ -19,12 +21,17 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from speech_support import SENTENCE, requires_espeak, speak
 from starlette.routing import Mount, Route
 
+import runtime.errors as errors
 from runtime.http import openapi
-from runtime.http.app import AppContext, create_app
+from runtime.http.app import create_app
+from runtime.http.context import AppContext
 from runtime.service import InferenceService
 from runtime.settings import Settings
+from runtime.speech.outputs import huggingface_output, turbo_output, whisper_output
+from runtime.speech.transcript import Segment, Transcript, Word
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -88,6 +95,60 @@ def test_request_and_response_bodies_reuse_the_model_schemas(tmp_path):
     run = doc["paths"]["/client/v4/accounts/{account_id}/ai/run/{model}"]["post"]
     model = next(p for p in run["parameters"] if p["name"] == "model")
     assert {e["value"] for e in model["examples"].values()} == {e.name for e in service.catalog if e.listed}
+
+
+HF_RUN = "/hf-inference/models/{hf_id}"
+CF_RUN = "/client/v4/accounts/{account_id}/ai/run/{model}"
+
+
+def answer_schema(doc, path, status="200"):
+    """The JSON Schema of an operation's answer, with the document's components for its $refs to resolve in."""
+    schema = doc["paths"][path]["post"]["responses"][status]["content"]["application/json"]["schema"]
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": doc["components"], **schema}
+
+
+def conforms(value, schema):
+    return jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+def test_the_hugging_face_doors_speech_answer_is_described_as_the_asr_pipelines_shape(tmp_path):
+    doc = openapi.build(app_of(make_service(tmp_path)))
+    words = [Word("one", 0.0, 0.4), Word("two", 0.5, 0.9)]
+    heard = Transcript(" one two", [Segment(0.0, 0.9, " one two", words)], duration=1.0)
+    hf, cf = answer_schema(doc, HF_RUN), answer_schema(doc, CF_RUN)
+    for timestamps in (False, True, "word"):
+        assert conforms(huggingface_output(heard, timestamps), hf), timestamps
+    for workers_ai in (whisper_output(heard), turbo_output(heard)):  # only the Cloudflare door answers these
+        assert not conforms(workers_ai, hf)
+        assert conforms({"result": workers_ai, "success": True, "errors": [], "messages": []}, cf)
+
+
+@requires_espeak
+def test_the_hugging_face_doors_real_speech_answers_fit_the_description(tmp_path):
+    service = make_service(tmp_path)
+    schema = answer_schema(openapi.build(app_of(service)), HF_RUN)
+    b64 = base64.b64encode(speak(SENTENCE)).decode()
+    with serve(service) as base:
+        url = f"{base}/hf-inference/models/openai/whisper-tiny.en"
+        for parameters in ({}, {"return_timestamps": True}, {"return_timestamps": "word"}):
+            wait = {"x-wait-for-model": "true"}
+            r = httpx.post(url, json={"inputs": b64, "parameters": parameters}, headers=wait, timeout=60)
+            assert r.status_code == 200 and conforms(r.json(), schema), (parameters, r.text)
+            assert ("chunks" in r.json()) == bool(parameters)
+
+
+def test_the_error_statuses_are_those_of_the_error_classes(tmp_path):
+    """Every status an EmuError (runtime/errors.py) is answered with is described on both inference routes, with
+    its Cloudflare code on the Cloudflare door, and no error status is described that no error class has."""
+    doc = openapi.build(app_of(make_service(tmp_path)))
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.EmuError)]
+    cf = doc["paths"][CF_RUN]["post"]["responses"]
+    hf = doc["paths"][HF_RUN]["post"]["responses"]
+    for cls in classes:
+        assert f"({cls.code})" in cf[str(cls.status)]["description"], cls
+        assert str(cls.hf_status) in hf, cls
+    assert set(cf) - {"200"} == {str(c.status) for c in classes}
+    assert set(hf) - {"200"} == {str(c.hf_status) for c in classes}
 
 
 def test_served_at_cdn_cgi_emu_openapi_json_and_token_protected(tmp_path):

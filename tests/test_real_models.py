@@ -20,7 +20,8 @@ from support import CATS, DETR, FIXTURE_MODELS, FIXTURES, RESNET, SHARED, need_s
 from runtime.catalog import Catalog
 from runtime.config import load_settings
 from runtime.host import WorkerHost
-from runtime.http.app import AppContext, create_app
+from runtime.http.app import create_app
+from runtime.http.context import AppContext
 from runtime.service import Caller, InferenceService
 from runtime.tasks import load_model
 

@@ -20,7 +20,8 @@ from api_support import HeldStore, make_service
 from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, free_port, running_server
 
 from runtime.catalog import Catalog
-from runtime.http.app import AppContext, create_app
+from runtime.http.app import create_app
+from runtime.http.context import AppContext
 from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings

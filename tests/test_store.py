@@ -293,7 +293,8 @@ def test_cli_pull_errors_are_one_line(
 def test_first_use_over_http_hf_answers_503_and_rest_waits(hub: FakeHub, tmp_path: Path) -> None:
     import httpx
 
-    from runtime.http.app import AppContext, create_app
+    from runtime.http.app import create_app
+    from runtime.http.context import AppContext
     from runtime.settings import Settings
 
     hub.delay_s = 0.7
@@ -333,7 +334,8 @@ def test_auto_pull_false_in_the_config_file(hub: FakeHub, tmp_path: Path) -> Non
 def test_auto_answers_from_the_stand_in_then_the_pulled_real_weights_take_over(hub: FakeHub, tmp_path: Path) -> None:
     """weights = "auto" with nothing on disk: the stand-in answers at once while the real weights are pulled in
     the background; once verified and loaded they answer, and the header and ledger say which answered."""
-    from runtime.http.app import AppContext, create_app
+    from runtime.http.app import create_app
+    from runtime.http.context import AppContext
     from runtime.settings import Settings
 
     hub.delay_s = 0.3  # the pull takes a moment, so the first answers certainly come from the stand-in

@@ -10,7 +10,8 @@ from typing import Any
 from support import FIXTURES, running_server
 
 from runtime.host import WorkerHost
-from runtime.http.app import AppContext, create_app
+from runtime.http.app import create_app
+from runtime.http.context import AppContext
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
 

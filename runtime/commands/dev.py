@@ -100,8 +100,9 @@ WORKER_ARGS_ENV = "WORKERS_AI_EMU_DEV_ARGS"  # how `dev --workers N` hands its o
 def build_app(settings: Settings) -> tuple[Any, InferenceService]:
     """The whole ASGI app of `dev` (Worker + APIs + request log) over a new service."""
     from ..host import WorkerHost
-    from ..http.app import AppContext, create_app
-    from ..requestlog import RequestLog
+    from ..http.accesslog import RequestLog
+    from ..http.app import create_app
+    from ..http.context import AppContext
     from ..service import InferenceService
 
     service = InferenceService.from_settings(settings)

@@ -1,42 +1,27 @@
-"""Assembles the one starlette app: Cloudflare REST, Hugging Face API, the emulator's own pages, the Worker."""
+"""Assembles the one starlette app: Cloudflare REST, Hugging Face API, the emulator's own pages, the Worker.
+
+Each door module gives its routes and, beside them, the OpenAPI description of those routes (its `OPENAPI`
+section); /cdn-cgi/emu/openapi.json (runtime/http/openapi.py) puts the sections together.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from ..metering.neurons import Plan
-from ..metering.report import ReportCache
+from . import cloudflare, huggingface, internal, openapi, worker
+from .context import AppContext
 
-if TYPE_CHECKING:
-    from ..host import WorkerHost
-from ..service import InferenceService
-from ..settings import Settings
+__all__ = ["AppContext", "create_app"]  # AppContext lives in runtime/http/context.py, a leaf the doors import
 
-
-@dataclass
-class AppContext:
-    """What every door needs: the settings, the one inference service, and (if configured) the Worker host."""
-
-    settings: Settings
-    service: InferenceService
-    host: WorkerHost | None = None  # when the config names a `main` module
-    preload: list[str] = field(default_factory=list)  # models to load at start (`dev` with [emulator] preload)
-    reports: ReportCache | None = field(init=False, default=None)  # the cost report cache of /cdn-cgi/emu
-
-    def __post_init__(self) -> None:
-        if self.service.ledger is not None:
-            self.reports = ReportCache(self.service.ledger, plan=Plan.of(self.service.settings))
+# The description's sections, in the order of its tags.
+SECTIONS = (cloudflare.OPENAPI, huggingface.OPENAPI, internal.OPENAPI, openapi.OPENAPI, worker.OPENAPI)
 
 
 def create_app(ctx: AppContext) -> Starlette:
-    from . import cloudflare, huggingface, internal, openapi, worker
-
     routes: list[BaseRoute] = [
         *internal.routes(ctx),
         *openapi.ROUTES,  # /cdn-cgi/emu/openapi.json: the description of all of these
@@ -58,4 +43,5 @@ def create_app(ctx: AppContext) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ctx = ctx
+    app.state.openapi_sections = SECTIONS
     return app

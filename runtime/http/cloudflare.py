@@ -20,9 +20,23 @@ from ..runoptions import RunOptions
 from ..runs import Caller
 from ..tasks import task_of
 from . import wire
+from .openapi_builder import (
+    ANY,
+    BINARY,
+    Operation,
+    Section,
+    Spec,
+    examples_of,
+    header,
+    json_answer,
+    path_param,
+    query,
+    ref,
+)
+from .openapi_shared import EMU_HEADERS, FLAG, cloudflare_statuses, example_png
 
 if TYPE_CHECKING:
-    from .app import AppContext
+    from .context import AppContext
 
 PREFIX = "/client/v4"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -166,3 +180,160 @@ ROUTES = [
 def routes(ctx: AppContext) -> list[BaseRoute]:
     app = wire.door(ctx, ROUTES, error_response, source="rest", model_param="model")
     return [Mount(PREFIX, app=app), Route(PREFIX, app)]
+
+
+# --- the OpenAPI description of this door (runtime/http/openapi.py collects it) ----------------------------
+
+CF_ERROR = {
+    "type": "object",
+    "description": "Cloudflare's error envelope",
+    "required": ["result", "success", "errors", "messages"],
+    "properties": {
+        "result": {"type": "object", "maxProperties": 0},
+        "success": {"const": False},
+        "errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+            },
+        },
+        "messages": {"type": "array"},
+    },
+}
+NAMED = {
+    "type": "object",
+    "required": ["id", "name", "description"],
+    "properties": {k: {"type": "string"} for k in ("id", "name", "description")},
+}
+MODEL = {
+    "type": "object",
+    "required": ["id", "source", "name", "description", "task", "tags", "properties"],
+    "properties": {
+        "id": {"type": "string"},
+        "source": {"type": "integer"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "task": ref("Named"),
+        "tags": {"type": "array"},
+        "properties": {"type": "array", "items": {"type": "object", "required": ["property_id", "value"]}},
+    },
+}
+ACCOUNT = path_param("account_id", "Any account id: the emulator serves one local account")
+
+
+def _ok(result: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "result": result,
+        "success": {"const": True},
+        "errors": {"type": "array", "maxItems": 0},
+        "messages": {"type": "array"},
+        **(extra or {}),
+    }
+    return {"type": "object", "required": ["result", "success", "errors", "messages"], "properties": props}
+
+
+def _answers(result: dict[str, Any], description: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The envelope of `result` on 200, and Cloudflare's error envelope on every status an EmuError may have."""
+    out = {"200": json_answer(_ok(result, extra), description, EMU_HEADERS)}
+    for status, text in cloudflare_statuses().items():
+        out[status] = json_answer(ref("CloudflareError"), text, EMU_HEADERS)
+    return out
+
+
+def _run(spec: Spec) -> dict[str, Any]:
+    inputs = [ref(f"Input.{t}") for t in spec.tasks]
+    headers = [
+        header("cf-aig-skip-cache", {"type": "string"}, "AI Gateway: skip the cache when true or 1"),
+        header("cf-aig-cache-ttl", {"type": "string", "pattern": "^[0-9]{1,9}$"}, "AI Gateway: cache TTL, seconds"),
+        header("cf-aig-cache-key", {"type": "string"}, "AI Gateway: the cache key"),
+        header("cf-aig-metadata", {"type": "string"}, "AI Gateway: a JSON object recorded with the request"),
+    ]
+    output = {"anyOf": [ref(f"Output.{t}") for t in spec.tasks]}
+    responses = _answers(output, "The model's output in Cloudflare's envelope")
+    cache_status = {"description": "AI Gateway's cache", "schema": {"type": "string", "enum": ["HIT", "MISS"]}}
+    responses["200"]["headers"] = {**EMU_HEADERS, "cf-aig-cache-status": cache_status}
+    return {
+        "parameters": [ACCOUNT, path_param("model", "The Workers AI model name", spec.names), *headers],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": inputs} if inputs else {"type": "object"},
+                    "examples": {"png": {"value": {"image": list(example_png())}}},
+                },
+                "application/octet-stream": {"schema": BINARY},
+            },
+        },
+        "responses": responses,
+    }
+
+
+def _search(spec: Spec) -> dict[str, Any]:
+    positive = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
+    info = {
+        "type": "object",
+        "required": ["page", "per_page", "count", "total_count"],
+        "properties": {k: {"type": "integer"} for k in ("page", "per_page", "count", "total_count")},
+    }
+    return {
+        "parameters": [
+            ACCOUNT,
+            query("page", positive, "Page number, from 1"),
+            query("per_page", positive, f"Models per page (at most {MAX_PER_PAGE})"),
+            query("search", {"type": "string"}, "Text in the model's name or description"),
+            query("task", {"type": "string"}, "A task's id, name or slug"),
+            query("author", {"type": "string"}, "The author, e.g. facebook"),
+            query("source", positive, "The model source (1: Workers AI)"),
+            query("hide_experimental", FLAG, "Leave experimental models out"),
+        ],
+        "responses": _answers({"type": "array", "items": ref("Model")}, "The models, paged", {"result_info": info}),
+    }
+
+
+def _schema(spec: Spec) -> dict[str, Any]:
+    result = {
+        "type": "object",
+        "required": ["input", "output"],
+        "properties": {"input": {"type": "object"}, "output": {"type": "object"}},
+    }
+    model = query("model", {"type": "string", "minLength": 1}, "The Workers AI model name", required=True)
+    if spec.names:
+        model["examples"] = examples_of(spec.names)
+    return {"parameters": [ACCOUNT, model], "responses": _answers(result, "The model's JSON Schemas")}
+
+
+def _named_list(spec: Spec) -> dict[str, Any]:
+    return {"parameters": [ACCOUNT], "responses": _answers({"type": "array", "items": ref("Named")}, "The list")}
+
+
+def _no_route(spec: Spec) -> dict[str, Any]:
+    rest = [path_param("rest", "Any other path")]
+    return {
+        "parameters": rest,
+        "responses": {"400": json_answer(ref("CloudflareError"), "No route (7000)", EMU_HEADERS)},
+    }
+
+
+def _root(spec: Spec) -> dict[str, Any]:
+    return {"responses": {"400": json_answer(ref("CloudflareError"), "No route (7000)", EMU_HEADERS)}}
+
+
+AI = PREFIX + "/accounts/{account_id}/ai"
+NO_ROUTE = "No such Cloudflare route"
+OPENAPI = Section(
+    "cloudflare",
+    f"Cloudflare's Workers AI REST API ({PREFIX})",
+    {
+        (f"{AI}/run/{{model}}", "POST"): Operation("Run a model (Workers AI REST)", _run),
+        (f"{AI}/models/search", "GET"): Operation("Search the models", _search),
+        (f"{AI}/models/schema", "GET"): Operation("A model's input and output schemas", _schema),
+        (f"{AI}/tasks/search", "GET"): Operation("The tasks of the models served", _named_list),
+        (f"{AI}/authors/search", "GET"): Operation("The authors of the models served", _named_list),
+        **{(f"{PREFIX}/{{rest}}", m): Operation(NO_ROUTE, _no_route) for m in ANY},
+        **{(PREFIX, m): Operation(NO_ROUTE, _root) for m in ANY},
+    },
+    {"CloudflareError": CF_ERROR, "Named": NAMED, "Model": MODEL},
+)

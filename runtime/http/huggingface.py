@@ -20,9 +20,11 @@ from ..errors import BadInput, EmuError, ModelLoading, NoRoute
 from ..runs import Caller, Outcome
 from ..tasks import task_of
 from . import wire
+from .openapi_builder import ANY, BINARY, Operation, Section, Spec, header, json_answer, path_param, ref
+from .openapi_shared import EMU_HEADERS, FLAG, example_png, huggingface_statuses
 
 if TYPE_CHECKING:
-    from .app import AppContext
+    from .context import AppContext
 
 PREFIX = "/hf-inference"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -175,3 +177,115 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
     app = wire.door(ctx, ROUTES, error_response, source="hf", model_param="hf_id", model_name=workers_ai_name)
     return [Mount(PREFIX, app=app)]
+
+
+# --- the OpenAPI description of this door (runtime/http/openapi.py collects it) ----------------------------
+
+HF_ERROR = {
+    "type": "object",
+    "description": "The Hugging Face Inference API's error body",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "estimated_time": {"type": "number", "description": "Seconds until a loading model is ready"},
+    },
+}
+HF_ID = "The model's Hugging Face id (or its Workers AI name)"
+
+
+def _errors() -> dict[str, Any]:
+    """The error body on every status an EmuError may have on this door."""
+    answers = huggingface_statuses().items()
+    return {status: json_answer(ref("HuggingFaceError"), text, EMU_HEADERS) for status, text in answers}
+
+
+def _answer(spec: Spec) -> dict[str, Any]:
+    """The pipeline's output, as each task's `huggingface_output_schema` gives it (Workers AI's for the vision
+    tasks; the ASR pipeline's for speech, never Workers AI's speech shape, which only the Cloudflare door answers)."""
+    return {"anyOf": [ref(name) for name in dict.fromkeys(spec.hf_outputs[t] for t in spec.tasks)]}
+
+
+def _infer(spec: Spec) -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["inputs"],
+        "additionalProperties": False,
+        "properties": {
+            "inputs": {"type": "string", "contentEncoding": "base64", "description": "The image file, base64"},
+            "parameters": {"type": "object", "description": "The pipeline's parameters (threshold, top_k, ...)"},
+            "options": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {key: {"type": "boolean"} for key in OPTION_KEYS},
+            },
+        },
+    }
+    ok_headers = {
+        **EMU_HEADERS,
+        "x-request-id": {"schema": {"type": "string"}},
+        "x-compute-time": {"schema": {"type": "string"}},
+        "x-compute-type": {"schema": {"type": "string"}},
+        "x-emu-cache": {"schema": {"type": "string", "enum": ["hit", "miss"]}},
+    }
+    return {
+        "parameters": [
+            path_param("hf_id", HF_ID, spec.hf_ids),
+            header("x-use-cache", FLAG, "Answer identical requests from the cache (default true)"),
+            header("x-wait-for-model", FLAG, "Wait for a loading model rather than a 503 (default false)"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": body,
+                    "examples": {"png": {"value": {"inputs": base64.b64encode(example_png()).decode()}}},
+                },
+                "application/octet-stream": {"schema": BINARY},
+            },
+        },
+        "responses": {"200": json_answer(_answer(spec), "The pipeline's output", ok_headers), **_errors()},
+    }
+
+
+def _health(spec: Spec) -> dict[str, Any]:
+    ok = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
+    return {
+        "parameters": [path_param("hf_id", HF_ID, spec.hf_ids)],
+        "responses": {"200": json_answer(ok, "The model is served here", EMU_HEADERS), **_errors()},
+    }
+
+
+def _info(spec: Spec) -> dict[str, Any]:
+    keys = ("model_id", "model_sha", "pipeline_tag", "framework", "workers_ai_name", "weights", "status")
+    info = {
+        "type": "object",
+        "required": list(keys),
+        "properties": {k: {"type": ["string", "null"]} for k in keys},
+    }
+    return {
+        "parameters": [path_param("hf_id", HF_ID, spec.hf_ids)],
+        "responses": {
+            "200": json_answer(info, "What InferenceClient.get_endpoint_info() reads", EMU_HEADERS),
+            **_errors(),
+        },
+    }
+
+
+def _no_route(spec: Spec) -> dict[str, Any]:
+    return {
+        "parameters": [path_param("rest", "Any other path")],
+        "responses": {"404": json_answer(ref("HuggingFaceError"), "No route", EMU_HEADERS), **_errors()},
+    }
+
+
+OPENAPI = Section(
+    "huggingface",
+    f"The Hugging Face Inference API ({PREFIX})",
+    {
+        (f"{PREFIX}/models/{{hf_id}}", "POST"): Operation("Run a model (Hugging Face Inference API)", _infer),
+        (f"{PREFIX}/models/{{hf_id}}/health", "GET"): Operation("Is the model served here", _health),
+        (f"{PREFIX}/models/{{hf_id}}/info", "GET"): Operation("What the model is", _info),
+        **{(f"{PREFIX}/{{rest}}", m): Operation("No such Hugging Face route", _no_route) for m in ANY},
+    },
+    {"HuggingFaceError": HF_ERROR},
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -17,11 +17,12 @@ from starlette.staticfiles import StaticFiles
 from ..errors import AuthenticationError
 from ..faults import FaultSpecError, Rule
 from ..metering.metrics import CONTENT_TYPE
-from ..metering.report import ReportError
+from ..metering.report import DIMENSIONS, ReportError
+from .openapi_builder import Operation, Section, Spec, fixed, json_answer, path_param, query, ref, text_answer
 from .wire import check_token, context
 
 if TYPE_CHECKING:
-    from .app import AppContext
+    from .context import AppContext
 
 PREFIX = "/cdn-cgi/emu"
 STATIC = Path(__file__).with_name("static")
@@ -167,3 +168,142 @@ ROUTES: list[BaseRoute] = [
 
 def routes(ctx: AppContext) -> list[BaseRoute]:
     return ROUTES
+
+
+# --- the OpenAPI description of these pages (runtime/http/openapi.py collects it) --------------------------
+
+EMU_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+TOKEN_QUERY = query("token", {"type": "string"}, "The api_token, for a browser that cannot send a header")
+NO_LEDGER = "Metering is off: there is no ledger"
+
+
+def token_page(ok: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An operation of /cdn-cgi/emu: `?token=` accepted, 401 without the token when one is set (see `refused`)."""
+    responses = {
+        "200": ok,
+        "401": json_answer(ref("EmuError"), "The api_token is set and was not given"),
+        **(extra or {}),
+    }
+    return {"parameters": [TOKEN_QUERY], "responses": responses}
+
+
+def _costs(spec: Spec) -> dict[str, Any]:
+    report = {"type": "object", "required": ["total_usd", "requests", "by"], "properties": {"budget": {}}}
+    op = token_page(
+        json_answer(report, "The cost report (the same JSON as `workers-ai-emu costs --format json`)"),
+        {
+            "400": json_answer(ref("EmuError"), "A bad since, until or by, or an unknown query parameter"),
+            "503": json_answer(ref("EmuError"), NO_LEDGER),
+        },
+    )
+    op["parameters"] += [
+        query("since", {"type": "string"}, "ISO date or datetime (inclusive)"),
+        query("until", {"type": "string"}, "ISO date or datetime (exclusive)"),
+        query("by", {"type": "string", "enum": list(DIMENSIONS)}, "Grouping"),
+        query("instance", {"type": "string"}, "Only the rows this emulator instance wrote (a shared ledger)"),
+    ]
+    return op
+
+
+def _requests(spec: Spec) -> dict[str, Any]:
+    rows = {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": {"type": "object"}}},
+    }
+    op = token_page(
+        json_answer(rows, "The latest ledger rows, newest first"),
+        {
+            "400": json_answer(ref("EmuError"), f"limit is not a whole number from 1 to {MAX_LIMIT}"),
+            "503": json_answer(ref("EmuError"), NO_LEDGER),
+        },
+    )
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
+    op["parameters"].append(query("limit", limit, "How many rows"))
+    return op
+
+
+def _health(spec: Spec) -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["status", "models", "ledger", "budget"],
+        "properties": {
+            "status": {"const": "ok"},
+            "models": {"type": "integer"},
+            "ledger": {"type": ["object", "null"]},
+            "budget": {"type": ["object", "null"]},
+        },
+    }
+    return {"responses": {"200": json_answer(body, "The server is alive")}}
+
+
+def _ready(spec: Spec) -> dict[str, Any]:
+    body = {
+        "type": "object",
+        "required": ["status", "models"],
+        "properties": {"status": {"enum": ["ready", "loading"]}, "models": {"type": "object"}},
+    }
+    return token_page(
+        json_answer(body, "Every preloaded model is loaded"), {"503": json_answer(body, "Models still loading")}
+    )
+
+
+FAULT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": ["integer", "null"]},
+        "model": {"type": ["string", "null"]},
+        "rate": {"type": "number"},
+        "seed": {"type": ["integer", "null"]},
+        "times": {"type": ["integer", "null"]},
+        "delay_s": {"type": "number"},
+    },
+}
+FAULTS = {"type": "object", "required": ["faults"], "properties": {"faults": {"type": "array", "items": FAULT}}}
+
+
+def _faults_post(spec: Spec) -> dict[str, Any]:
+    op = token_page(
+        json_answer(FAULTS, "The fault rules now in force"),
+        {"400": json_answer(ref("EmuError"), "The body is not a list of valid fault rules")},
+    )
+    op["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": FAULTS, "examples": {"clear": {"value": {"faults": []}}}}},
+    }
+    return op
+
+
+def _static(spec: Spec) -> dict[str, Any]:
+    return {
+        "parameters": [path_param("path", "A file of the dashboard (script, style)")],
+        "responses": {"200": {"description": "The file"}, "404": {"description": "No such file"}},
+    }
+
+
+OPENAPI = Section(
+    "emulator",
+    f"The emulator's own pages ({PREFIX})",
+    {
+        (f"{PREFIX}/costs", "GET"): Operation("The cost report", _costs),
+        (f"{PREFIX}/requests", "GET"): Operation("The latest requests", _requests),
+        (f"{PREFIX}/health", "GET"): Operation("Liveness (never needs the token)", _health, secured=False),
+        (f"{PREFIX}/ready", "GET"): Operation("Readiness: the preloaded models are loaded", _ready),
+        (f"{PREFIX}/faults", "GET"): Operation(
+            "The fault rules in force", fixed(token_page(json_answer(FAULTS, "The fault rules in force")))
+        ),
+        (f"{PREFIX}/faults", "POST"): Operation("Replace the fault rules", _faults_post),
+        (f"{PREFIX}/faults", "DELETE"): Operation(
+            "Clear the fault rules", fixed(token_page(json_answer(FAULTS, "No fault rules are in force any more")))
+        ),
+        (f"{PREFIX}/dashboard", "GET"): Operation(
+            "The cost dashboard", fixed(token_page(text_answer("text/html", "The dashboard page")))
+        ),
+        (f"{PREFIX}/metrics", "GET"): Operation(
+            "Prometheus metrics", fixed(token_page(text_answer("text/plain", "Prometheus' text exposition format")))
+        ),
+        (f"{PREFIX}/static/{{path}}", "GET"): Operation("The dashboard's files", _static, secured=False),
+    },
+    {"EmuError": EMU_ERROR},
+)

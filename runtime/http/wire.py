@@ -24,7 +24,7 @@ from ..runs import Caller, new_request_id
 
 if TYPE_CHECKING:
     from ..service import Run
-    from .app import AppContext
+    from .context import AppContext
 
 ErrorResponse = Callable[[EmuError, str], Response]
 

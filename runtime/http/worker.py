@@ -24,10 +24,11 @@ from ..requestlog import weights_used
 from ..workers import Context, Request, Response
 from ..workers.entrypoint import CURRENT_CONTEXT
 from ..workers.streams import ReadableStream
+from .openapi_builder import ANY, Operation, Section, Spec, path_param
 from .wire import context, read_body
 
 if TYPE_CHECKING:
-    from .app import AppContext
+    from .context import AppContext
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -146,6 +147,22 @@ def local_cf(request: StarletteRequest) -> dict[str, Any]:
 
 
 ROUTES: list[BaseRoute] = [Route("/{path:path}", serve, methods=METHODS, name="worker")]
+
+
+def _describe(spec: Spec) -> dict[str, Any]:
+    return {
+        "parameters": [path_param("path", "Any path no API claims")],
+        "responses": {
+            "default": {"description": "What the Worker's fetch handler answers; 404 text when no Worker is set"}
+        },
+    }
+
+
+OPENAPI = Section(  # collected by runtime/http/openapi.py; the Worker needs no token
+    "worker",
+    "The user's Worker",
+    {("/{path}", m): Operation("The Worker (every path no API claims)", _describe, secured=False) for m in ANY},
+)
 
 
 def routes(ctx: AppContext) -> list[BaseRoute]:

@@ -209,8 +209,8 @@ def onnx_file(folder: Path, variant: str = "model.onnx") -> Path:
 class LoadedModel:
     folder: Path | None
     onnx_path: Path | None
-    family: Any  # a Family (vision) or a SpeechFamily (runtime/speech/family.py): the same interface
-    weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (inference/standins.py)
+    family: Any  # a Family (vision) or a SpeechFamily (runtime/tasks/speech_recognition/family.py): the same interface
+    weights: str = "real"  # or "stand-in:<name>" for a bundled stand-in (runtime/tasks/)
     batcher: Any = field(default=None, repr=False, compare=False)  # inference/batching.py, when it batches
 
     @property

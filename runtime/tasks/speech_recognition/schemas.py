@@ -123,22 +123,32 @@ OUTPUTS: dict[str, dict[str, Any]] = {
 }
 
 # The Hugging Face automatic-speech-recognition pipeline's answer (runtime/speech/outputs.py huggingface_output).
+SECONDS = {"type": "number", "description": "Seconds from the start of the recording"}
 HUGGINGFACE_OUTPUT: dict[str, Any] = {
     "type": "object",
-    "description": "The transcript, with its chunks when `return_timestamps` asks for them",
+    "description": "The transcript, as the automatic-speech-recognition pipeline returns it; with `chunks` when "
+    'the `return_timestamps` parameter asks for them (true: segments, "word": words)',
+    "required": ["text"],
+    "additionalProperties": False,
     "properties": {
         "text": {"type": "string", "description": "The transcript"},
         "chunks": {
             "type": "array",
-            "description": 'Segments (return_timestamps true) or words ("word"), each with its start and end',
             "items": {
                 "type": "object",
+                "required": ["text", "timestamp"],
+                "additionalProperties": False,
                 "properties": {
-                    "text": {"type": "string"},
-                    "timestamp": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                    "text": {"type": "string", "description": "The segment's or the word's text"},
+                    "timestamp": {
+                        "type": "array",
+                        "description": "[start, end]",
+                        "prefixItems": [SECONDS, SECONDS],
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
                 },
             },
         },
     },
-    "required": ["text"],
 }
