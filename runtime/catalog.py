@@ -186,7 +186,8 @@ class Catalog:
         if task is not None:
             local = ", ".join(sorted(e.name for e in self._by_name.values() if e.listed))
             used = {e.task for e in self._by_name.values()}
-            kinds = ", ".join(t.label.lower() for t in tasks.all_tasks() if t.name in used)
+            labels = [t.label.lower() for t in tasks.all_tasks() if t.name in used]
+            kinds = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
             raise NotOfferedLocally(
                 f"Model {name} exists on Workers AI ({task}), but this local emulator does not run it: it runs "
                 f"{kinds} models ({local}). Call it on Cloudflare, or map it to a local model folder of a supported "
