@@ -148,6 +148,21 @@ def test_a_folder_without_the_decoder_or_tokenizer_is_a_model_error(tmp_path):
         load_model(broken)
 
 
+def test_a_folder_with_the_decoder_pair_decodes_as_with_the_merged_decoder(tmp_path):
+    import shutil
+
+    folder = tmp_path / EN  # the merged graph under both names of the pair: the first step, then the cached ones
+    shutil.copytree(MODELS / EN, folder)
+    merged = folder / "onnx" / "decoder_model_merged.onnx"
+    shutil.copy(merged, folder / "onnx" / "decoder_model.onnx")
+    merged.rename(folder / "onnx" / "decoder_with_past_model.onnx")
+    pair = WhisperModel(folder)
+    assert pair.graphs.first is not pair.graphs.cached
+    audio = case_audio("speech")
+    for timestamps in (False, True, "word"):
+        assert pair.transcribe(audio, timestamps=timestamps) == engine(EN).transcribe(audio, timestamps=timestamps)
+
+
 # -- the doors, with real (small) Whisper weights --
 
 
