@@ -291,8 +291,8 @@ def test_no_task_name_is_compared_outside_runtime_tasks() -> None:
 def test_the_import_reader_resolves_every_kind_of_import() -> None:
     graph = import_graph()
     assert set(graph) == set(MODULES) and "runtime" in MODULES and "runtime.inference" in MODULES
-    # relative, from a package's module: `from ..catalog import ModelEntry` in runtime/inference/pool.py
-    assert "runtime.catalog" in graph["runtime.inference.pool"]
+    # relative, from a package's module: `from ..entry import ModelEntry` in runtime/inference/pool.py
+    assert "runtime.entry" in graph["runtime.inference.pool"]
     # `from . import x` with x a submodule: runtime/http/cloudflare.py's `from . import wire`
     assert "runtime.http.wire" in graph["runtime.http.cloudflare"]
     assert "runtime.http" not in graph["runtime.http.cloudflare"]

@@ -52,7 +52,7 @@ class WhisperModel:
         self.words_available = self.graphs.cross_attentions and bool(cfg.alignment_heads)
         self.translates = "translate" in cfg.task_to_id
 
-    # -- the public interface (runtime/speech/family.py's Recognizer) --
+    # -- the public interface (the Recognizer of runtime/tasks/speech_recognition/family.py) --
 
     def transcribe(
         self,
