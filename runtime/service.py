@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 from decimal import Decimal
@@ -26,11 +26,9 @@ import orjson
 from .catalog import Catalog
 from .entry import ModelEntry
 from .errors import (
-    CAPACITY_TEXT,
     DAILY_ALLOCATION_TEXT,
     BudgetExceeded,
     EmuError,
-    OutOfCapacity,
     RequestAborted,
     RequestTooLarge,
 )
@@ -46,140 +44,14 @@ from .metering.metrics import Metrics
 from .metering.pricing import cost_of
 from .metering.report import budget_status
 from .requestlog import note_ai_call
+from .run import Run
 from .runs import Caller, Outcome, ResultCache, new_request_id
 from .settings import EmulatorSettings, Settings, instance_name
-from .streaming import events_in_slot
-from .tasks import Task, TaskInput, task_of
+from .tasks import task_of
 
 __all__ = ["Caller", "InferenceService", "Outcome", "Run", "new_request_id"]
 
 ZERO = Decimal("0")
-
-
-class Run:
-    """One accepted request: its events (read once, by a door that streams, or folded by `outcome`), then its
-    `Outcome`. Everything that can be refused before inference was checked when the run was made."""
-
-    def __init__(
-        self,
-        service: InferenceService,
-        caller: Caller,
-        entry: ModelEntry,
-        task: Task,
-        loaded: LoadedModel,
-        read: TaskInput,
-        params: dict[str, Any],
-        started: float,
-        cached: Any,
-        keys: tuple[bytes | None, bytes | None],
-    ) -> None:
-        self.service, self.caller, self.entry, self.task = service, caller, entry, task
-        self.loaded, self.read, self.params, self.started = loaded, read, params, started
-        self._cached, self._keys = cached, keys
-        self.streaming = cached is None and task.streams(params)
-        self.events_so_far: list[Any] = []
-        self._outcome: Outcome | None = None
-        self._read = False
-
-    @property
-    def request_id(self) -> str:
-        return self.caller.request_id
-
-    @property
-    def weights(self) -> str:
-        return self.loaded.weights
-
-    async def _produce(self) -> AsyncGenerator[Any, None]:
-        s, loaded, params = self.service, self.loaded, self.params
-        if self._cached is not None:
-            yield self._cached
-            return
-        if self.caller.options.reject_if_busy and s.slots.pending >= s.slots.concurrency:
-            raise OutOfCapacity(CAPACITY_TEXT)
-        limit = self.task.limit(s.settings)
-        if not self.task.streamable:  # one result, made in a slot (batched where the model allows)
-            fresh = await s._infer(self.entry, loaded, self.read.data, params, limit)
-            key, gw_key = self._keys
-            if key is not None:
-                s.cache.put(key, fresh)
-            gw = self.caller.gateway
-            if gw_key is not None and gw is not None and gw.cache_ttl:
-                s.gateway_cache.put(gw_key, fresh, gw.cache_ttl)
-            yield fresh
-            return
-        data = self.read.data
-        async for event in events_in_slot(
-            s.slots, lambda prepared: self.task.stream(loaded, prepared, params), lambda: loaded.prepare(data, limit)
-        ):
-            yield event
-
-    async def events(self) -> AsyncIterator[Any]:
-        """The task's events as they come; the ledger row is written when they end, also when the reader stops
-        early (a client that went away is billed for the events it got)."""
-        if self._read:
-            raise RuntimeError("a run's events can be read only once")
-        self._read = True
-        s, caller = self.service, self.caller
-        produced = self._produce()
-        try:
-            async for event in produced:
-                self.events_so_far.append(event)
-                yield event
-        except EmuError as e:
-            await s._meter(caller, self.entry.name, self.entry, self.started, e.outcome, weights=self.weights)
-            e.metered = True
-            raise
-        except Exception as e:  # noqa: BLE001 - recorded, then surfaced as an internal error
-            await s._meter(caller, self.entry.name, self.entry, self.started, "error:3043", weights=self.weights)
-            error = EmuError(f"internal error: {type(e).__name__}: {e}")
-            error.metered = True
-            raise error from e
-        except BaseException:  # the reader gave up (a Worker's timeout or CPU limit, a closed connection)
-            got = (
-                self.task.usage(self.task.fold(self.events_so_far))
-                if self.task.streamable and self.events_so_far
-                else None
-            )
-            label = RequestAborted.outcome_label()
-            meter = s._meter(caller, self.entry.name, self.entry, self.started, label, weights=self.weights, usage=got)
-            await asyncio.shield(s.detach(meter))  # written even when this task is cancelled again meanwhile
-            raise
-        finally:
-            await produced.aclose()
-        value = self.task.fold(self.events_so_far)
-        cached = self._cached is not None
-        usage = self.task.usage(value)
-        cost = await s._meter(
-            caller,
-            self.entry.name,
-            self.entry,
-            self.started,
-            "ok",
-            weights=self.weights,
-            usage=usage,
-            billed=not cached,
-        )
-        self._outcome = Outcome(
-            result=self.task.answer(value),
-            model=self.entry,
-            request_id=caller.request_id,
-            cost=cost,
-            cached=cached,
-            compute_time_s=time.perf_counter() - self.started,
-            weights=self.weights,
-            gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
-            value=value,
-            usage=usage,
-        )
-
-    async def outcome(self) -> Outcome:
-        """The plain answer: the fold of the events (read here, unless a door read them)."""
-        if not self._read:
-            async for _ in self.events():
-                pass
-        if self._outcome is None:
-            raise RuntimeError("the run's events did not end")
-        return self._outcome
 
 
 class InferenceService:
