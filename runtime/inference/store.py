@@ -1,5 +1,5 @@
 """Model folders on disk: where a catalog model's files are and whether they are complete (pulling them from
-the Hugging Face Hub is hub.py).
+the Hugging Face Hub is hub.py; the files and their digests, hub_files.py).
 
 A pulled model lives in `<state>/models/<source repo>` in the Hugging Face layout, with a manifest written last.
 """
@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import ASR, ModelEntry
-from .hub import CONFIG_FILES, MANIFEST, REQUIRED, HubPull, PullState, files_for, git_blob_sha1, sha256_of
+from .hub import HubPull
+from .hub_files import CONFIG_FILES, MANIFEST, REQUIRED, files_for, git_blob_sha1, sha256_of
+from .hub_progress import PullState
 from .model import find_onnx
 
 __all__ = ["MANIFEST", "ModelStore"]
