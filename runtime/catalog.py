@@ -22,7 +22,7 @@ UNITS = ("request", "audio-minute")  # what `price` is per
 
 class CatalogError(ConfigError):
     """A catalog table is wrong: `problem` names it; `index` (of the user's [[ai.models]]) and `key`, when known,
-    let config.py point at the line."""
+    let runtime/config point at the line."""
 
     def __init__(self, where: str, problem: str, key: str | None = None, index: int | None = None) -> None:
         super().__init__(f"{where}: {problem}")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .binding import Env, make_env
+from .bindings.env import Env, make_env
 from .limits import guard_process_exit
 from .service import InferenceService
 from .settings import Settings
@@ -123,7 +123,7 @@ class WorkerHost:
         self.main = Path(settings.main).resolve()
         self.folder = self.main.parent
         self.name = settings.name
-        self.env: Env = make_env(service, settings.name, settings.ai_binding, settings.vars, settings.secrets)
+        self.env: Env = make_env(service, settings)
         WORKER_ENV[0] = self.env  # `from workers import env`
         self.reload_enabled = settings.emulator.reload if reload is None else reload
         self.error: WorkerLoadError | None = None

@@ -151,7 +151,7 @@ class AiProbe:
     """`env.AI` for a test: direct calls, the calls made since the test began, their cost, and faults."""
 
     def __init__(self, emu: Emulator) -> None:
-        from .binding import AiBinding
+        from .bindings.ai import AiBinding
 
         self._emu = emu
         host_env = emu.host.env if emu.host is not None else None

@@ -11,7 +11,7 @@ parameters (`?queueRequest=true&tags=a&tags=b`) or as an `options` object beside
 - `queueRequest`: Cloudflare's asynchronous Batch API, which it offers only for a few text models; none of the
   models run here is one of them, so it is refused with a coded error that says so.
 - `websocket`: only some speech/realtime models take it on Cloudflare; refused here the same way.
-- `gateway`, `returnRawResponse`, `signal`: see runtime/gateway.py and runtime/binding.py.
+- `gateway`, `returnRawResponse`, `signal`: see runtime/gateway.py and runtime/bindings/ai.py.
 - `prefix`, `extraHeaders`: plumbing of Cloudflare's binding toward its own API; accepted and ignored.
 """
 

@@ -1,7 +1,7 @@
-"""Typed settings: what `config.py` reads from wrangler-like.toml, and what the rest of the emulator uses.
+"""Typed settings: what `config/` reads from wrangler-like.toml, and what the rest of the emulator uses.
 
 Each `[emulator]` key is declared once, below, as a field of `EmulatorSettings` with its type and range (a
-checker), default and doc. From that one declaration come the config parsing and its errors (`config.py`), the
+checker), default and doc. From that one declaration come the config parsing and its errors (`config/`), the
 "did you mean" hints, the reference table in docs/workers.md (`docs_table()`, checked by a test) and the
 defaults of the classes that take these values. Adding a key means adding one field here, and using it.
 """
@@ -272,19 +272,35 @@ def docs_table() -> str:
     return "\n".join(rows)
 
 
+@dataclass(frozen=True)
+class BindingConfig:
+    """A binding the config declares, as runtime/bindings/ parsed it (a binding may subclass it for its fields)."""
+
+    type: str  # the binding's name in the registry (runtime/bindings/__init__.py): "ai", "kv", ...
+    key: str  # the wrangler key declaring it: "ai", "kv_namespaces", ...
+    name: str | None  # the `env` attribute; None: the declaration puts nothing on env (a queue consumer)
+    where: str = ""  # "file:line" of the declaration ("" for the defaults)
+    about: str = ""  # what a declaration without an env name is, for messages
+
+
 @dataclass
 class Settings:
     config_path: Path | None = None
     name: str = "worker"
     main: Path | None = None  # absolute path of the Worker's main module, None = APIs only
     compatibility_date: str | None = None
-    ai_binding: str | None = "AI"
+    bindings: list[BindingConfig] = field(default_factory=lambda: [BindingConfig("ai", "ai", "AI")])  # no config
     cpu_ms: int = 30_000  # wrangler's [limits] cpu_ms: the Worker's CPU time per request (runtime/limits.py)
     vars: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     models: list[dict[str, Any]] = field(default_factory=list)  # [[ai.models]] tables, paths made absolute
     emulator: EmulatorSettings = field(default_factory=EmulatorSettings)
     catalog: Any = None  # the Catalog built (and checked) once while loading the config; None: build on use
+
+    @property
+    def ai_binding(self) -> str | None:
+        """The AI binding's `env` attribute (`[ai] binding`); None without an `[ai]` table."""
+        return next((b.name for b in self.bindings if b.type == "ai"), None)
 
     @property
     def root(self) -> Path:

@@ -17,7 +17,7 @@ from onnx_const import constant_model
 from PIL import Image
 
 import runtime.errors as errors
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.catalog import Catalog
 from runtime.metering.ledger import Ledger
 from runtime.service import InferenceService

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from api_support import DETR, PNG, ledger_rows, make_service, serve
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.config import load_settings
 from runtime.errors import ABORTED_TEXT, CAPACITY_TEXT, DAILY_ALLOCATION_TEXT, TIMEOUT_TEXT, ConfigError
 from runtime.faults import CODES, Faults, FaultSpecError, Rule

@@ -12,7 +12,7 @@ import pytest
 from api_support import DETR, PNG, WEBP, busy_slot, ledger_rows, make_service, serve
 
 import runtime.gateway
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.workers import InferenceUpstreamError
 
 

@@ -22,7 +22,7 @@ from metering_server import PRICED
 from PIL import Image
 from test_metering_durability import start
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.workers import InferenceUpstreamError
 
 HF_DETR = "/hf-inference/models/facebook/detr-resnet-50"

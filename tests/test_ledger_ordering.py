@@ -17,7 +17,7 @@ from api_support import DETR, PNG, make_service, serve
 from metering_server import PRICED, TINY
 from test_metering_durability import start
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.metering.ledger import WRITE_DELAY_ENV
 
 DELAY_S = 0.4

@@ -12,7 +12,7 @@ from api_support import DETR, PNG, ledger_rows, make_service, serve
 from cloudflare import Cloudflare
 from huggingface_hub import InferenceClient, constants
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.workers import InferenceUpstreamError, Response
 
 OMNI = "@cf/facebook/omni-detr-resnet-50"

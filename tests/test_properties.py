@@ -4,7 +4,7 @@ or the typed error, never another exception.
 - image decoding (runtime/inference/images.py): any bytes, real images mutated, and images of any size and mode;
 - the `{"image": [...]}` converter (runtime/inputs.py): any JSON value;
 - request parameters (`Param.check`, runtime/inference/model.py): any JSON value, for every declared parameter;
-- the config loader (runtime/config.py): any TOML or JSONC text, including the emulator's own keys at any value;
+- the config loader (runtime/config/): any TOML or JSONC text, including the emulator's own keys at any value;
 - `.dev.vars`: any text or bytes, and KEY=value lines read back exactly.
 
 Each property keeps max_examples modest so the file stays well under a minute on two cores.

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from api_support import DETR, PNG, busy_slot, ledger_rows, make_service, serve
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.errors import BadInput
 from runtime.runoptions import check_tags
 from runtime.workers import InferenceUpstreamError

@@ -11,7 +11,7 @@ import pytest
 from api_support import DETR, RESNET, ledger_rows, make_service, serve
 from PIL import Image
 
-from runtime.binding import AiBinding
+from runtime.bindings.ai import AiBinding
 from runtime.workers import InferenceUpstreamError
 
 

@@ -222,7 +222,7 @@ def test_headers_are_case_insensitive_and_multi_valued() -> None:
 @pytest.mark.parametrize("kind", ["tuple", "bytearray"])
 def test_binding_refuses_what_cloudflares_sdk_cannot_send(service: InferenceService, kind: str) -> None:
     """Cloudflare's Python SDK refuses tuples and bytearrays in RPC arguments (the AI binding's too)."""
-    from runtime.binding import AiBinding
+    from runtime.bindings.ai import AiBinding
 
     image = {"tuple": tuple, "bytearray": bytearray}[kind](IMAGE_BYTES)
     rows = service.ledger.count()
@@ -236,7 +236,7 @@ def test_binding_refuses_what_cloudflares_sdk_cannot_send(service: InferenceServ
 
 @pytest.mark.parametrize("kind", ["list", "bytes", "memoryview", "numpy"])
 def test_binding_accepts_every_uint8_container(service: InferenceService, expected: list[dict], kind: str) -> None:
-    from runtime.binding import AiBinding
+    from runtime.bindings.ai import AiBinding
 
     image = {
         "list": list,

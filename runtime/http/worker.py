@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Route
 
-from ..binding import CURRENT_ROUTE
+from ..bindings.base import CURRENT_ROUTE
 from ..errors import RequestTooLarge
 from ..host import NotAResponse, WorkerLoadError, user_traceback
 from ..limits import CPU_LIMIT_TEXT, CpuLimitExceeded, CpuMeter

@@ -8,110 +8,44 @@ pull never does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..entry import ModelEntry
 from ..errors import ModelUnavailable
-from ..tasks import task_of
+from .hub_files import (
+    CONFIG_FILES,
+    MANIFEST,
+    REQUIRED,
+    SHA1,
+    SHA256,
+    Expected,
+    files_for,
+    git_blob_sha1,
+    optional,
+    place,
+    sha256_of,
+)
+from .hub_progress import PullState, bar_class, progress_bars
 
-REQUIRED = ("config.json",)
-CONFIG_FILES = ("config.json", "preprocessor_config.json")
-
-
-def files_for(entry: ModelEntry, variant: str) -> list[str]:
-    """The files a pull fetches for `entry` with ONNX `variant`, as its task names them (optional ones may be
-    missing from the repository)."""
-    return task_of(entry).weight_files(entry, variant)
-
-
-def optional(entry: ModelEntry, name: str) -> bool:
-    return name in task_of(entry).optional_files()
-
-
-MANIFEST = ".workers-ai-emu.json"  # written last: its presence means every file it lists was verified
-ASSUMED_BYTES_PER_S = 5_000_000.0  # download rate assumed before one is measured
-LOAD_S = 3.0  # building the onnxruntime session after the download
-CHUNK = 1 << 20
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-
-
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def git_blob_sha1(path: Path) -> str:
-    """The git object id of a file (what the Hub reports as `blobId` for files not in LFS)."""
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@dataclass
-class Expected:
-    """What the Hub says a file is: its size and a digest (sha256 for LFS files, else the git blob sha1)."""
-
-    name: str
-    size: int | None = None
-    sha256: str | None = None
-    git_sha1: str | None = None
-
-
-@dataclass
-class PullState:
-    """Bytes fetched so far for one model, for progress bars and the HF door's `estimated_time`."""
-
-    total: int | None = None
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    listeners: list[Callable[[PullState], None]] = field(default_factory=list)
-
-    def add(self, n: int) -> None:
-        self.done += n
-        for listener in self.listeners:
-            listener(self)
-
-    def estimated_time(self) -> float:
-        elapsed = time.monotonic() - self.started
-        rate = self.done / elapsed if self.done > 0 and elapsed > 1.0 else ASSUMED_BYTES_PER_S
-        remaining = max(0, (self.total or 0) - self.done)
-        return round(remaining / max(rate, 1.0) + LOAD_S, 1)
-
-
-def _bar_class(state: PullState) -> type:
-    """A tqdm stand-in for `hf_hub_download` that counts bytes into `state` (huggingface_hub calls update/close)."""
-
-    class Bar:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def update(self, n: int | float | None = 1) -> None:
-            state.add(int(n or 0))
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self) -> Bar:
-            return self
-
-        def __exit__(self, *exc: Any) -> None:
-            return None
-
-    return Bar
+# store.py and the tests import these from here
+__all__ = [
+    "CONFIG_FILES",
+    "MANIFEST",
+    "REQUIRED",
+    "HubPull",
+    "PullState",
+    "files_for",
+    "git_blob_sha1",
+    "offline",
+    "sha256_of",
+]
 
 
 def _endpoint() -> str:
@@ -222,7 +156,7 @@ class HubPull:
         folder = self.folder_for(entry)
         folder.mkdir(parents=True, exist_ok=True)
         quiet = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes", "on")
-        bars = _progress_bars(entry, state) if progress and not quiet else None
+        bars = progress_bars(entry, state) if progress and not quiet else None
         try:
             placed: dict[str, dict[str, Any]] = {}
             for exp in expected:
@@ -284,7 +218,7 @@ class HubPull:
                 revision=commit,
                 cache_dir=self.cache_dir,
                 endpoint=_endpoint(),
-                tqdm_class=_bar_class(state),
+                tqdm_class=bar_class(state),
                 force_download=force,
             )
         except Exception as e:  # noqa: BLE001
@@ -317,7 +251,7 @@ class HubPull:
                 f"Model {entry.name}: {entry.source}/{exp.name} {problem}; the file was "
                 f"deleted, run `workers-ai-emu models pull {entry.name}` again"
             )
-        _place(blob, folder / exp.name)
+        place(blob, folder / exp.name)
         return {"size": size, "sha256": digest or exp.sha256, "git_sha1": exp.git_sha1}
 
     def _from_cache(self, entry: ModelEntry, names: list[str], variant: str) -> Path:
@@ -340,8 +274,8 @@ class HubPull:
             blob_name = cached.resolve().name  # the cache names blobs by sha256 (LFS) or git blob id
             exp = Expected(
                 name,
-                sha256=blob_name if _SHA256.match(blob_name) else None,
-                git_sha1=blob_name if _SHA1.match(blob_name) else None,
+                sha256=blob_name if SHA256.match(blob_name) else None,
+                git_sha1=blob_name if SHA1.match(blob_name) else None,
             )
             placed[name] = self._verify_and_place(entry, exp, cached, folder)
         self._write_manifest(entry, folder, placed, None)
@@ -418,45 +352,3 @@ def _with_variant(entry: ModelEntry, variant: str) -> ModelEntry:
     from dataclasses import replace
 
     return replace(entry, variant=variant)
-
-
-def _place(blob: Path, dest: Path) -> None:
-    """Link (or copy) a verified cache blob into the model folder under a temporary name, then rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        try:
-            os.link(blob, tmp)
-        except OSError:
-            shutil.copyfile(blob, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class _Bars:
-    def __init__(self, progress: Any) -> None:
-        self.progress = progress
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-def _progress_bars(entry: ModelEntry, state: PullState) -> _Bars:
-    """One rich progress bar (on stderr) for the whole model's bytes."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    task = progress.add_task(f"{entry.name}", total=state.total or None)
-    progress.start()
-    state.listeners.append(lambda s: progress.update(task, completed=s.done))
-    return _Bars(progress)

@@ -1,5 +1,5 @@
 """Model folders on disk: where a catalog model's files are and whether they are complete (pulling them from
-the Hugging Face Hub is hub.py).
+the Hugging Face Hub is hub.py; the files and their digests, hub_files.py).
 
 A pulled model lives in `<state>/models/<source repo>` in the Hugging Face layout, with a manifest written last.
 """
@@ -13,7 +13,9 @@ from typing import Any
 
 from ..entry import ModelEntry
 from ..tasks import task_of
-from .hub import MANIFEST, REQUIRED, HubPull, PullState, git_blob_sha1, sha256_of
+from .hub import HubPull
+from .hub_files import MANIFEST, REQUIRED, git_blob_sha1, sha256_of
+from .hub_progress import PullState
 
 __all__ = ["MANIFEST", "ModelStore"]
 

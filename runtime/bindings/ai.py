@@ -1,27 +1,56 @@
-"""`env` for the Worker: the AI binding (a thin adapter over InferenceService.run), [vars] and secrets."""
+"""The AI binding: `[ai] binding = "AI"` (or a wrangler.toml's `ai = { binding = "AI" }`) gives `env.AI`, a thin
+adapter over InferenceService.run."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import EmuError
-from .gateway import GatewayOptions
-from .limits import not_counted
-from .listing import matches_task, model_object
-from .runoptions import RunOptions
-from .runs import Caller
-from .service import InferenceService, Run
-from .workers.abort import AbortSignal
-from .workers.errors import InferenceUpstreamError
-from .workers.rpc import refuse_unsendable
-from .workers.streams import ReadableStream
-from .workers.web import Response, js_value
+from ..errors import EmuError
+from ..limits import not_counted
+from ..listing import matches_task, model_object
+from ..runoptions import RunOptions
+from ..settings import STRING, BindingConfig
+from .base import CURRENT_ROUTE, TABLE, BindingKind, ConfigSource, EnvContext
 
-# Set by the Worker door for the duration of one request: its path (the ledger's `route`).
-CURRENT_ROUTE: ContextVar[str | None] = ContextVar("current_route", default=None)
+if TYPE_CHECKING:
+    from ..run import Run
+    from ..service import InferenceService
+    from ..workers.errors import InferenceUpstreamError
+
+# The config loader reads this module (AiKind.parse), so what only the binding's calls use (the service, the
+# Workers runtime: asyncio, ssl, ...) is imported by those calls: reading a config (`costs`, `models`) stays light.
+
+KEYS = ("binding", "models")  # the keys of [ai]; [[ai.models]] adds to the catalog (read by runtime/config)
+IGNORED = frozenset({"remote", "experimental_remote", "staging"})  # wrangler's, of no use locally
+
+
+class AiKind(BindingKind):
+    """`[ai]`: one binding, `binding = "AI"` by default; `env.<binding>` is an AiBinding."""
+
+    type = "ai"
+    key = "ai"
+    label = "AI"
+
+    def parse(self, value: Any, source: ConfigSource) -> list[BindingConfig]:
+        table = source.check(("ai",), value, TABLE)
+        for key in table:
+            if key not in KEYS and key not in IGNORED:
+                raise source.unknown(("ai", key), KEYS)
+        name = "AI"
+        if "binding" in table:
+            name = source.check(("ai", "binding"), table["binding"], STRING)
+            if not name.isidentifier():
+                raise source.error(("ai", "binding"), f"{name!r} is not a valid attribute name for env")
+        return [self.config(name, source, ("ai", "binding"))]
+
+    def build(self, config: BindingConfig, context: EnvContext) -> AiBinding:
+        return AiBinding(context.service, context.worker)
+
+
+AI = AiKind()
 
 
 _LAST: ContextVar[dict[tuple[int, str], Any] | None] = ContextVar("ai_binding_last", default=None)
@@ -73,6 +102,13 @@ class AiBinding:
             return await self._run(model, inputs, options)
 
     async def _run(self, model: str, inputs: Any, options: Mapping[str, Any] | None = None) -> Any:
+        from ..gateway import GatewayOptions
+        from ..runs import Caller
+        from ..workers.abort import AbortSignal
+        from ..workers.rpc import refuse_unsendable
+        from ..workers.streams import ReadableStream
+        from ..workers.web import Response, js_value
+
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"env.AI.run(): options must be a dict, not {type(options).__name__}")
         refuse_unsendable(inputs)  # tuples and bytearrays: Cloudflare's SDK refuses them before any request
@@ -112,12 +148,16 @@ class AiBinding:
         return js_value(outcome.result)
 
     def _failed(self, e: EmuError) -> InferenceUpstreamError:
+        from ..workers.errors import InferenceUpstreamError
+
         self.lastRequestHttpStatusCode = e.status
         self.lastRequestInternalStatusCode = e.code
         return InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""
+        from ..workers.web import js_value
+
         task = (params or {}).get("task")
         return js_value(
             [
@@ -137,40 +177,11 @@ class AiBinding:
 
 async def _sse(run: Run) -> AsyncIterator[bytes]:
     """A streamed run's events as Workers AI's server-sent events; an error ends the stream with its code."""
+    from ..workers.errors import InferenceUpstreamError
+
     try:
         async for event in run.events():
             yield run.task.sse_event(event)
     except EmuError as e:
         raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
     yield run.task.sse_end()
-
-
-class Env:
-    """`env`: bindings, [vars] and secrets as attributes (`env.AI`, `env.GREETING`) and items (`env["AI"]`)."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            raise KeyError(name) from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.__dict__
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.__dict__.get(name, default)
-
-    def __repr__(self) -> str:  # never show values: some are secrets
-        return f"<Env {', '.join(sorted(self.__dict__))}>"
-
-
-def make_env(
-    service: InferenceService, name: str, ai_binding: str | None, vars: Mapping[str, Any], secrets: Mapping[str, str]
-) -> Env:
-    values: dict[str, Any] = {**{k: js_value(v) for k, v in vars.items()}, **secrets}
-    if ai_binding:
-        values[ai_binding] = AiBinding(service, name)
-    return Env(values)
