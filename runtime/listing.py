@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from .catalog import TASK_NAMES, ModelEntry
+from .metering.units import unit_named
 
 ID_NAMESPACE = uuid.UUID("6f1f7c52-3c4e-5b8a-9d0e-2a7b1c9e4d10")  # fixed, so ids are stable across runs
 TASK_DESCRIPTIONS = {
@@ -44,8 +45,11 @@ def model_object(entry: ModelEntry) -> dict[str, Any]:
     properties: list[dict[str, Any]] = [
         {"property_id": "beta", "value": "true" if entry.beta else "false"},
         {
-            "property_id": "price",
-            "value": [{"unit": "per inference request", "price": float(entry.price), "currency": "USD"}],
+            "property_id": "price",  # one per price unit, as the entry's unit label says it ("per audio minute")
+            "value": [
+                {"unit": unit_named(unit).label, "price": float(price), "currency": "USD"}
+                for unit, price in entry.prices.items()
+            ],
         },
     ]
     if entry.hf_id:

@@ -38,10 +38,13 @@ from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
 from .inputs import audio_bytes, image_bytes
-from .metering.ledger import Ledger, LedgerRecord, open_ledger
+from .metering.backends import open_ledger
+from .metering.ledger import Ledger, LedgerRecord
 from .metering.metrics import Metrics
-from .metering.pricing import cost_of
+from .metering.neurons import Plan
 from .metering.report import budget_status
+from .metering.units import cost_of
+from .money import ZERO
 from .requestlog import note_ai_call
 from .runoptions import RunOptions
 from .schemas import schema_name
@@ -49,7 +52,6 @@ from .settings import EmulatorSettings, Settings, instance_name
 from .speech.family import Heard
 from .speech.transcript import Transcript
 
-ZERO = Decimal("0")
 OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
 
 
@@ -83,6 +85,7 @@ class Outcome:
     gateway_cache: str | None = None  # "HIT" or "MISS" when AI Gateway options were given
     transcript: Transcript | None = None  # speech: what was heard (the Hugging Face door shapes its answer from it)
     audio_ms: int | None = None  # speech: the billed audio duration
+    usage: Mapping[str, int] | None = None  # what the request used: {"request": 1}, {"audio-ms": 61234}
 
 
 class ResultCache:
@@ -133,7 +136,9 @@ class InferenceService:
         self._batch_lock = threading.Lock()
         self.cache = ResultCache(s.cache_size)
         self.gateway_cache = GatewayCache()
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(
+            ledger, Plan.of(s), queue_depth=lambda: self.slots.pending, models_loaded=lambda: self.pool.loaded_count()
+        )
         self.slots.on_wait = self.metrics.queue_seconds.observe
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
@@ -284,12 +289,14 @@ class InferenceService:
             raise
         elapsed = time.perf_counter() - started
         audio_ms = heard.audio_ms if heard is not None else None
+        usage = {"audio-ms": audio_ms} if audio_ms is not None else {"request": 1}
         cost = await self._meter(
-            caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights, audio_ms=audio_ms
+            caller, model, entry, started, "ok", billed=not cached, cached=cached, weights=weights, usage=usage
         )
         return Outcome(
             transcript=heard.transcript if heard is not None else None,
             audio_ms=audio_ms,
+            usage=usage,
             gateway_cache=None if caller.gateway is None else ("HIT" if cached else "MISS"),
             result=result,
             model=entry,
@@ -324,10 +331,10 @@ class InferenceService:
         billed: bool,
         cached: bool,
         weights: str | None = None,
-        audio_ms: int | None = None,
+        usage: Mapping[str, int] | None = None,
     ) -> Decimal:
         price = entry.price if entry is not None else ZERO
-        cost = cost_of(entry, audio_ms) if billed and entry is not None else ZERO
+        cost = cost_of(entry.prices, usage or {}) if billed and entry is not None else ZERO
         name = entry.name if entry else model
         latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
@@ -344,7 +351,7 @@ class InferenceService:
                 route=caller.route,
                 weights=weights,
                 instance=self.instance,
-                audio_ms=audio_ms,
+                usage=usage,
                 tags=orjson.dumps(list(caller.options.tags)).decode() if caller.options.tags else None,
                 metadata=None
                 if caller.gateway is None or caller.gateway.metadata is None

@@ -154,7 +154,7 @@ def test_a_folder_without_the_decoder_or_tokenizer_is_a_model_error(tmp_path):
 
 @pytest.fixture
 def service(tmp_path):
-    from runtime.metering.ledger import Ledger
+    from runtime.metering.backends import open_ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
@@ -166,7 +166,7 @@ def service(tmp_path):
         ]
     )
     return InferenceService(
-        catalog, Ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real")
+        catalog, open_ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real")
     )
 
 
