@@ -31,7 +31,7 @@ from support import CATS, FIXTURE_MODELS, FIXTURES, running_server  # noqa: E402
 
 from runtime.catalog import Catalog  # noqa: E402
 from runtime.http.app import AppContext, create_app  # noqa: E402
-from runtime.metering.ledger import Ledger  # noqa: E402
+from runtime.metering.backends import open_ledger  # noqa: E402
 from runtime.service import Caller, InferenceService  # noqa: E402
 from runtime.settings import EmulatorSettings, Settings  # noqa: E402
 
@@ -56,7 +56,9 @@ def main() -> None:
     image = image_path.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Catalog.load([{"name": MODEL, "path": str(FIXTURE_MODELS / "resnet")}])
-        service = InferenceService(catalog, Ledger(Path(tmp) / "ledger.sqlite3"), EmulatorSettings(state_dir=Path(tmp)))
+        service = InferenceService(
+            catalog, open_ledger(Path(tmp) / "ledger.sqlite3"), EmulatorSettings(state_dir=Path(tmp))
+        )
         with (
             running_server(create_app(AppContext(Settings(emulator=service.settings), service))) as base,
             httpx.Client(base_url=base, timeout=60) as http,

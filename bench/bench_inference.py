@@ -100,14 +100,14 @@ class Emulator:
 
     def __init__(self, names: list[str], data: bytes) -> None:
         from runtime.catalog import Catalog
-        from runtime.metering.ledger import Ledger
+        from runtime.metering.backends import open_ledger
         from runtime.service import InferenceService
         from runtime.settings import EmulatorSettings
 
         state = Path(tempfile.mkdtemp(prefix="emu-bench-"))
         catalog = Catalog.load([{"name": NAMES[n], "path": str(MODELS / n)} for n in names], where="bench")
         self.settings = EmulatorSettings(state_dir=state, auto_pull=False)
-        self.service = InferenceService(catalog, Ledger(state / "ledger.sqlite3"), self.settings)
+        self.service = InferenceService(catalog, open_ledger(state / "ledger.sqlite3"), self.settings)
         self.data = data
         self.clock = Clock()
         self.first_call_s: dict[str, float] = {}

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.metering.ledger import Ledger, LedgerRecord  # noqa: E402
+from runtime.metering.backends import open_ledger  # noqa: E402
+from runtime.metering.ledger import LedgerRecord  # noqa: E402
 from runtime.metering.report import ReportCache, build_report  # noqa: E402
 
 MODELS = [("@cf/facebook/detr-resnet-50", Decimal("0.0000075")), ("@cf/microsoft/resnet-50", Decimal("0.00000251"))]
@@ -33,7 +34,7 @@ def timed(label: str, fn, repeat: int = 1):
 
 def main(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger(Path(tmp) / "ledger.sqlite3")
+        ledger = open_ledger(Path(tmp) / "ledger.sqlite3")
         start = time.perf_counter()
         for i in range(rows):
             model, price = MODELS[i % 2]

@@ -12,12 +12,12 @@ from typing import Any
 from . import tasks
 from .entry import ModelEntry
 from .errors import ConfigError, NoSuchModel, NotOfferedLocally
-from .settings import parse_usd
+from .metering.units import UNITS
+from .money import parse_usd
 
 __all__ = ["Catalog", "CatalogError", "ModelEntry", "entry_from_table"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
-UNITS = ("request", "audio-minute")  # what `price` is per
 
 
 class CatalogError(ConfigError):
@@ -29,13 +29,48 @@ class CatalogError(ConfigError):
         self.problem, self.key, self.index = problem, key, index
 
 
-def _price(value: Any, where: str, index: int | None) -> Decimal:
+def _price(value: Any, where: str, index: int | None, key: str = "price", what: str = "price") -> Decimal:
     try:
         return parse_usd(value)
     except TypeError:
-        raise CatalogError(where, f"price {value!r} is not a number", "price", index) from None
+        raise CatalogError(where, f"{what} {value!r} is not a number", key, index) from None
     except ValueError:
-        raise CatalogError(where, f"price must be a non-negative number, not {value!r}", "price", index) from None
+        raise CatalogError(where, f"{what} must be a non-negative number, not {value!r}", key, index) from None
+
+
+def _unit(name: Any, where: str, index: int | None, key: str = "unit") -> str:
+    if name not in UNITS:
+        known = ", ".join(UNITS)
+        raise CatalogError(where, f"'{key}' must be one of {known}, not {name!r}", key, index)
+    return str(name)
+
+
+def _prices(table: Mapping[str, Any], where: str, base: ModelEntry | None, index: int | None) -> dict[str, Any]:
+    """The price fields of a table: `prices = { unit = "USD", ... }`, or the short form `price` + `unit`
+    (`{unit: price}`); `price` and `unit` on the entry are the first (or only) pair. None given: nothing."""
+    if "prices" in table:
+        prices = table["prices"]
+        if "price" in table or "unit" in table:
+            raise CatalogError(where, "give either 'prices' or 'price' and 'unit', not both", "prices", index)
+        if not isinstance(prices, Mapping) or not prices:
+            raise CatalogError(where, "'prices' must be a table of price unit = USD", "prices", index)
+        unknown = sorted(str(name) for name in prices if name not in UNITS)
+        if unknown:
+            raise CatalogError(
+                where,
+                f"unknown price unit{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in 'prices'"
+                f" (expected {', '.join(UNITS)})",
+                "prices",
+                index,
+            )
+        parsed = {name: _price(value, where, index, "prices", f"prices.{name}") for name, value in prices.items()}
+        unit, price = next(iter(parsed.items()))
+        return {"prices": parsed, "unit": unit, "price": price}
+    if "price" not in table and "unit" not in table:
+        return {}
+    unit = _unit(table["unit"], where, index) if "unit" in table else base.unit if base is not None else "request"
+    price = _price(table["price"], where, index) if "price" in table else base.price if base is not None else Decimal(0)
+    return {"prices": {unit: price}, "unit": unit, "price": price}
 
 
 def entry_from_table(
@@ -47,6 +82,7 @@ def entry_from_table(
         "task",
         "hf_id",
         "price",
+        "prices",
         "beta",
         "listed",
         "description",
@@ -85,12 +121,7 @@ def entry_from_table(
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 64:
             raise CatalogError(where, "'max_batch' must be a whole number from 1 to 64", "max_batch", index)
         values["max_batch"] = size
-    if "unit" in table:
-        if table["unit"] not in UNITS:
-            raise CatalogError(where, f"'unit' must be one of {', '.join(UNITS)}, not {table['unit']!r}", "unit", index)
-        values["unit"] = table["unit"]
-    if "price" in table:
-        values["price"] = _price(table["price"], where, index)
+    values.update(_prices(table, where, base, index))
     if "path" in table:
         values["path"] = Path(table["path"])
     if "defaults" in table:

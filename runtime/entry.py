@@ -27,5 +27,10 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()  # other Workers AI names of this model
     experimental: bool = False  # hidden by the model search's hide_experimental
     max_batch: int = 1  # requests waiting for this model run as one batch of up to this many (1: never batched)
-    unit: str = "request"  # what `price` is per: "request", or "audio-minute" (speech: billed by audio duration)
+    unit: str = "request"  # what `price` is per: a price unit (metering/units.py), e.g. "audio-minute" for speech
     schema: str | None = None  # the input/output schema when the task has several (e.g. "whisper-large-v3-turbo")
+    prices: Mapping[str, Decimal] = field(default_factory=dict)  # price unit -> USD; empty: {unit: price}
+
+    def __post_init__(self) -> None:
+        if not self.prices:
+            object.__setattr__(self, "prices", {self.unit: self.price})

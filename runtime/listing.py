@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from .entry import ModelEntry
+from .metering.units import unit_named
 from .tasks import names as task_names
 from .tasks import task_named
 
@@ -42,8 +43,11 @@ def model_object(entry: ModelEntry) -> dict[str, Any]:
     properties: list[dict[str, Any]] = [
         {"property_id": "beta", "value": "true" if entry.beta else "false"},
         {
-            "property_id": "price",
-            "value": [{"unit": "per inference request", "price": float(entry.price), "currency": "USD"}],
+            "property_id": "price",  # one per price unit, as the entry's unit label says it ("per audio minute")
+            "value": [
+                {"unit": unit_named(unit).label, "price": float(price), "currency": "USD"}
+                for unit, price in entry.prices.items()
+            ],
         },
     ]
     if entry.hf_id:

@@ -18,11 +18,11 @@ Calls and faults never leak from one test to the next. Everything heavy is impor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -94,6 +94,7 @@ class Call:
     request_id: str
     cache_hit: bool
     audio_ms: int | None = None  # speech: the billed audio duration in milliseconds
+    usage: Mapping[str, int] | None = None  # what it used, by quantity: {"request": 1}, {"audio-ms": 61234}
 
     @property
     def ok(self) -> bool:
@@ -184,6 +185,7 @@ class AiProbe:
                 request_id=str(r["request_id"]),
                 cache_hit=bool(r["cache_hit"]),
                 audio_ms=None if r.get("audio_ms") is None else int(str(r["audio_ms"])),
+                usage=cast("Mapping[str, int] | None", r.get("usage")),
             )
             for r in self._emu.ledger.rows_after(self._mark)
         ]

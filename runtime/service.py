@@ -39,10 +39,13 @@ from .inference.model import LoadedModel
 from .inference.pool import ModelPool
 from .inference.session import InferenceSlots
 from .inference.store import ModelStore
-from .metering.ledger import Ledger, LedgerRecord, open_ledger
+from .metering.backends import open_ledger
+from .metering.ledger import Ledger, LedgerRecord
 from .metering.metrics import Metrics
-from .metering.pricing import cost_of
+from .metering.neurons import Plan
 from .metering.report import budget_status
+from .metering.units import cost_of
+from .money import ZERO
 from .requestlog import note_ai_call
 from .run import Run
 from .runs import Caller, Outcome, ResultCache, new_request_id
@@ -50,8 +53,6 @@ from .settings import EmulatorSettings, Settings, instance_name
 from .tasks import task_of
 
 __all__ = ["Caller", "InferenceService", "Outcome", "Run", "new_request_id"]
-
-ZERO = Decimal("0")
 
 
 class InferenceService:
@@ -71,7 +72,9 @@ class InferenceService:
         self._batch_lock = threading.Lock()
         self.cache = ResultCache(s.cache_size)
         self.gateway_cache = GatewayCache()
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(
+            ledger, Plan.of(s), queue_depth=lambda: self.slots.pending, models_loaded=lambda: self.pool.loaded_count()
+        )
         self.slots.on_wait = self.metrics.queue_seconds.observe
         self.faults = Faults([Rule.from_table(t) for t in s.faults])
         self.preloaded: dict[str, ModelEntry] = {}  # model name -> what answers for it (real or stand-in)
@@ -241,8 +244,7 @@ class InferenceService:
     ) -> Decimal:
         """Write the request's one ledger row: its usage (none for a refusal) and what that costs."""
         price = entry.price if entry is not None else ZERO
-        audio_ms = (usage or {}).get("audio-ms")
-        cost = cost_of(entry, audio_ms) if billed and usage and entry is not None else ZERO
+        cost = cost_of(entry.prices, usage) if billed and usage and entry is not None else ZERO
         name = entry.name if entry else model
         latency_ms = (time.perf_counter() - started) * 1000.0
         if self.ledger is not None:
@@ -259,7 +261,7 @@ class InferenceService:
                 route=caller.route,
                 weights=weights,
                 instance=self.instance,
-                audio_ms=audio_ms,
+                usage=usage,
                 tags=orjson.dumps(list(caller.options.tags)).decode() if caller.options.tags else None,
                 metadata=None
                 if caller.gateway is None or caller.gateway.metadata is None

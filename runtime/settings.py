@@ -13,9 +13,11 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from .money import parse_usd
 
 # --- value checkers: each converts a config value or raises TypeError("a ...") / ValueError("...") ----------
 
@@ -70,20 +72,6 @@ def _boolean(v: Any) -> bool:
     if not isinstance(v, bool):
         raise TypeError("true or false")
     return v
-
-
-def parse_usd(v: Any) -> Decimal:
-    """An exact amount of USD from a number or a decimal string (floats by their shortest repr: 7.5e-06 is
-    Decimal("0.0000075")). The one price parser: budgets here, catalog prices in catalog.py."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise TypeError("a number (USD)")
-    try:
-        d = Decimal(repr(v) if isinstance(v, float) else str(v))
-    except InvalidOperation:
-        raise TypeError("a number (USD)") from None
-    if not d.is_finite() or d < 0:
-        raise ValueError("a non-negative amount")
-    return d
 
 
 def choice(*choices: str) -> Check:

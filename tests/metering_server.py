@@ -39,12 +39,12 @@ def model_tables() -> list[dict]:
 def metering_service(state_dir: Path, ledger: str | None = None, **emulator):
     """The service over the test catalog; its ledger in state_dir, or at `ledger` (a path or PostgreSQL URL)."""
     from runtime.catalog import Catalog
-    from runtime.metering.ledger import Ledger
+    from runtime.metering.backends import open_ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
     settings = EmulatorSettings(state_dir=state_dir, **emulator)
-    return InferenceService(Catalog.load(model_tables()), Ledger(ledger or state_dir / "ledger.sqlite3"), settings)
+    return InferenceService(Catalog.load(model_tables()), open_ledger(ledger or state_dir / "ledger.sqlite3"), settings)
 
 
 def make_app(service):

@@ -47,13 +47,13 @@ def fixture_catalog() -> Any:
 def make_service(state_dir: Path, store: Any = None, ledger: str | None = None, **settings: Any) -> Any:
     """The real InferenceService over the fixture catalog, its state in `state_dir`, its ledger there too (SQLite)
     or at `ledger` (a SQLite path or a PostgreSQL URL)."""
-    from runtime.metering.ledger import Ledger
+    from runtime.metering.backends import open_ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
     return InferenceService(
         fixture_catalog(),
-        Ledger(ledger or state_dir / "ledger.sqlite3"),
+        open_ledger(ledger or state_dir / "ledger.sqlite3"),
         EmulatorSettings(state_dir=state_dir, **settings),
         store=store,
     )

@@ -16,7 +16,7 @@ from PIL import Image
 from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, VIT
 
 from runtime.catalog import Catalog, CatalogError
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings
 
@@ -33,7 +33,7 @@ def service_with(tmp_path: Path, max_batch: int, extra: list[dict] | None = None
         ]
     )
     settings = EmulatorSettings(state_dir=tmp_path, max_concurrent_inferences=1, max_queue=16)
-    return InferenceService(catalog, Ledger(tmp_path / "ledger.sqlite3"), settings)
+    return InferenceService(catalog, open_ledger(tmp_path / "ledger.sqlite3"), settings)
 
 
 def png(size: tuple[int, int], seed: int) -> bytes:

@@ -19,7 +19,7 @@ from PIL import Image
 import runtime.errors as errors
 from runtime.bindings.ai import AiBinding
 from runtime.catalog import Catalog
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings
 from runtime.workers import InferenceUpstreamError
@@ -67,7 +67,7 @@ def service_for(tmp_path: Path, **settings) -> InferenceService:
         }
     )
     return InferenceService(
-        Catalog.load(tables), Ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, **settings)
+        Catalog.load(tables), open_ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, **settings)
     )
 
 

@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from support import DETR
 
-from runtime.metering.ledger import SCHEMA_VERSION, Ledger, LedgerError, LedgerRecord, to_pico
+from runtime.metering.backends import open_ledger
+from runtime.metering.ledger import SCHEMA_VERSION, LedgerError, LedgerRecord
 from runtime.metering.report import ReportCache, ReportError, build_report, money, parse_when
+from runtime.money import to_pico
 
 DETR_PRICE = Decimal("0.0000075")
 T0 = datetime(2024, 5, 1, 23, 0, tzinfo=UTC)
@@ -64,7 +66,7 @@ def rec(
 
 
 def test_a_million_detr_requests_cost_exactly_seven_dollars_fifty(tmp_path):
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = open_ledger(tmp_path / "l.sqlite3")
     ledger.record(rec(0, when=datetime.now(UTC)))
     # 999,999 more rows exactly like the one `record` wrote (same cost text and integer column), in one statement.
     with ledger.reading() as db:
@@ -82,7 +84,7 @@ def test_a_million_detr_requests_cost_exactly_seven_dollars_fifty(tmp_path):
 
 
 def test_costs_finer_than_a_picodollar_are_still_summed_exactly(ledger_target):
-    ledger = Ledger(ledger_target)
+    ledger = open_ledger(ledger_target)
     assert to_pico(Decimal("0.0000075")) == 7_500_000 and to_pico(Decimal("1E-13")) is None
     ledger.record(rec(1, "0.0000075"))
     ledger.record(rec(2, "0.0000000000001"))  # 1e-13: kept as text only, added as a Decimal
@@ -185,7 +187,7 @@ def write_v1_ledger(path) -> None:
 def test_a_v1_ledger_opens_migrates_and_reports_correctly(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     write_v1_ledger(path)
-    ledger = Ledger(path)
+    ledger = open_ledger(path)
     assert (ledger.migrated_from, ledger.schema_version) == (1, SCHEMA_VERSION)
     expected = Decimal("0.000015") + Decimal("1E-14")
     report = build_report(ledger, by="day")
@@ -207,7 +209,7 @@ def test_a_v1_ledger_opens_migrates_and_reports_correctly(tmp_path):
     # the new version writes on, and a second opening changes nothing
     ledger.record(rec("new", when=T0 + timedelta(hours=3)))
     ledger.close()
-    again = Ledger(path)
+    again = open_ledger(path)
     assert (again.migrated_from, again.schema_version) == (SCHEMA_VERSION, SCHEMA_VERSION)
     assert build_report(again).total.cost == expected + DETR_PRICE
     cols = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(requests)")}
@@ -222,16 +224,16 @@ def test_a_ledger_from_a_newer_version_or_not_a_ledger_is_refused_clearly(tmp_pa
     db.executescript(V1_SQL + "PRAGMA user_version = 99;")
     db.close()
     with pytest.raises(LedgerError, match="schema v99 is newer"):
-        Ledger(newer)
+        open_ledger(newer)
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"this is not a database, just some bytes" * 100)
     with pytest.raises(LedgerError, match="not a usable ledger"):
-        Ledger(junk)
+        open_ledger(junk)
 
 
 def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(ledger_target):
-    ledger = Ledger(ledger_target)
-    other = Ledger(ledger_target)  # e.g. `workers-ai-emu run` while the dev server is up, or a second emulator
+    ledger = open_ledger(ledger_target)
+    other = open_ledger(ledger_target)  # e.g. `workers-ai-emu run` while the dev server is up, or a second emulator
     ledger.record(rec(1, when=datetime(2024, 5, 1, 0, 0, tzinfo=UTC)))
     ledger.record(rec(2, when=datetime(2024, 5, 1, 23, 59, 59, 999999, tzinfo=UTC)))
     ledger.record(rec(3, when=datetime(2024, 5, 2, 0, 0, tzinfo=UTC)))
@@ -251,7 +253,7 @@ def test_spent_on_counts_one_utc_day_and_sees_rows_written_by_other_connections(
 
 
 def test_record_from_many_threads_keeps_every_row(ledger_target):
-    ledger = Ledger(ledger_target)
+    ledger = open_ledger(ledger_target)
 
     def work(t: int) -> None:
         for i in range(250):
@@ -270,7 +272,7 @@ def test_record_from_many_threads_keeps_every_row(ledger_target):
 
 
 def test_report_filters_breakdowns_and_projection(ledger_target):
-    ledger = Ledger(ledger_target)
+    ledger = open_ledger(ledger_target)
     ledger.record(rec(1, when=T0, source="rest", route="/a", latency=10.0))
     ledger.record(rec(2, when=T0 + timedelta(minutes=30), source="hf", latency=20.0))
     ledger.record(
@@ -339,7 +341,7 @@ def test_report_filters_breakdowns_and_projection(ledger_target):
 )
 def test_bad_report_parameters_raise_report_errors(since, until, by):
     with pytest.raises(ReportError):
-        build_report(Ledger(":memory:"), since, until, by)
+        build_report(open_ledger(":memory:"), since, until, by)
 
 
 def test_parse_when_and_money_formatting():
@@ -358,7 +360,7 @@ def test_parse_when_and_money_formatting():
 
 
 def test_report_cache_recomputes_exactly_when_rows_are_added(ledger_target):
-    ledger = Ledger(ledger_target)
+    ledger = open_ledger(ledger_target)
     reports = ReportCache(ledger)
     assert reports.get()["requests"] == 0 and ledger.newest_id() == 0
     ledger.record(rec(1))
@@ -375,7 +377,7 @@ def test_report_cache_recomputes_exactly_when_rows_are_added(ledger_target):
 def test_which_targets_name_the_server_backend_and_which_opens_them(tmp_path):
     from pathlib import Path
 
-    from runtime.metering.ledger import backend_for, is_postgres, open_ledger
+    from runtime.metering.backends import backend_for, is_postgres
     from runtime.metering.postgres_ledger import PostgresLedger
     from runtime.metering.sqlite_ledger import SQLiteLedger
 
@@ -392,7 +394,7 @@ def test_which_targets_name_the_server_backend_and_which_opens_them(tmp_path):
 
 
 def test_rows_read_back_with_their_types_newest_first_fifty_by_default(tmp_path):
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = open_ledger(tmp_path / "l.sqlite3")
     for i in range(55):
         ledger.record(rec(i, cache_hit=i == 54))
     rows = ledger.latest()
@@ -408,7 +410,7 @@ def test_rows_read_back_with_their_types_newest_first_fifty_by_default(tmp_path)
 def test_instances_lists_every_writer_once(tmp_path):
     from dataclasses import replace
 
-    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger = open_ledger(tmp_path / "l.sqlite3")
     assert ledger.instances() == []
     for i, name in enumerate(["east", "west", "east", None]):
         ledger.record(replace(rec(i), instance=name))
@@ -417,7 +419,7 @@ def test_instances_lists_every_writer_once(tmp_path):
 
 
 def test_picodollars_up_to_the_int64_limit():
-    from runtime.metering.ledger import INT64_MAX
+    from runtime.money import INT64_MAX
 
     assert to_pico(Decimal(INT64_MAX) / 10**12) == INT64_MAX
     assert to_pico(Decimal(INT64_MAX + 1) / 10**12) is None

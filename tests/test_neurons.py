@@ -12,9 +12,11 @@ import pytest
 from support import DETR, RESNET
 
 from runtime.cli import main as cli_main
-from runtime.metering.ledger import Ledger, time_text, to_pico
+from runtime.metering.backends import open_ledger
+from runtime.metering.ledger import Ledger, time_text
 from runtime.metering.neurons import Plan
 from runtime.metering.report import build_report
+from runtime.money import to_pico
 
 DETR_PRICE = Decimal("0.0000075")
 RESNET_PRICE = Decimal("0.00000251")
@@ -23,7 +25,7 @@ PLAN = Plan()  # $0.011 per 1,000 neurons, 10,000 free per day
 
 def fill(path: Path, rows: list[tuple[datetime, str, Decimal]]) -> Ledger:
     """A real ledger file holding billed requests (time, model, price), written in one transaction."""
-    ledger = Ledger(path)
+    ledger = open_ledger(path)
     ledger.close()
     db = sqlite3.connect(path)
     db.executemany(
@@ -33,7 +35,7 @@ def fill(path: Path, rows: list[tuple[datetime, str, Decimal]]) -> Ledger:
     )
     db.commit()
     db.close()
-    return Ledger(path)
+    return open_ledger(path)
 
 
 def test_detr_neurons_per_request_and_the_free_allocation_boundary():

@@ -15,7 +15,8 @@ from test_ledger import rec
 
 from runtime.config import load_settings
 from runtime.metering import postgres_ledger, sqlite_ledger
-from runtime.metering.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from runtime.metering.backends import open_ledger
+from runtime.metering.ledger import SCHEMA_VERSION, LedgerError
 from runtime.metering.postgres_ledger import PostgresLedger, safe_url
 from runtime.metering.report import build_report
 
@@ -40,7 +41,7 @@ def test_a_v1_database_is_migrated_forward_with_its_rows(pg_url):
             " 'ok'), ('2024-05-01T10:00:01.000000+00:00', 'fine', 'rest', %s, 1, 1E-13, 1E-13, 3, 0, 'ok')",
             (DETR, DETR),
         )
-    ledger = Ledger(pg_url)
+    ledger = open_ledger(pg_url)
     assert isinstance(ledger, PostgresLedger)
     assert (ledger.migrated_from, ledger.schema_version) == (1, SCHEMA_VERSION)
     ledger.record(rec(1, when=ledger_time()))
@@ -51,7 +52,7 @@ def test_a_v1_database_is_migrated_forward_with_its_rows(pg_url):
         pico = dict(conn.execute("SELECT request_id, cost_pico FROM requests").fetchall())
     assert pico["old"] == 7_500_000 and pico["fine"] is None  # too fine for pico-dollars: summed as NUMERIC
     ledger.close()
-    again = Ledger(pg_url)  # opening a current database migrates nothing
+    again = open_ledger(pg_url)  # opening a current database migrates nothing
     assert again.migrated_from == SCHEMA_VERSION
     again.close()
 
@@ -63,11 +64,11 @@ def ledger_time():
 
 
 def test_a_newer_database_and_an_unreachable_server_are_refused_clearly(pg_url):
-    Ledger(pg_url).close()
+    open_ledger(pg_url).close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE workers_ai_emu_schema SET version = 99")
     with pytest.raises(LedgerError, match="v99 is newer"):
-        Ledger(pg_url)
+        open_ledger(pg_url)
     nobody = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/db"
     started = time.monotonic()
     with pytest.raises(LedgerError) as info:

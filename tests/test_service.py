@@ -12,7 +12,7 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, make_service
 from runtime.catalog import Catalog
 from runtime.errors import BadInput, BudgetExceeded, ModelLoading, NoSuchModel, OutOfCapacity
 from runtime.inference.store import ModelStore
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
 from runtime.tasks import load_model
@@ -182,7 +182,7 @@ def test_a_loading_model_answers_503_to_impatient_callers_and_waits_for_patient_
     store = GatedStore(tmp_path, FIXTURE_MODELS / "detr")
     catalog = Catalog.load()
     service = InferenceService(
-        catalog, Ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real"), store=store
+        catalog, open_ledger(tmp_path / "l.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real"), store=store
     )
 
     async def scenario():

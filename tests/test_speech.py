@@ -22,7 +22,7 @@ from api_support import ledger_rows, serve
 from speech_support import SENTENCE, requires_espeak, speak, speech_samples, words_heard
 from support import make_service
 
-from runtime.metering.pricing import cost_of
+from runtime.metering.units import cost_of
 from runtime.tasks import input_schema, output_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,8 @@ def test_every_answer_is_billed_by_the_minute_exactly(base, tmp_path):
     expected = Decimal("0.00045") * ms / 60000
     assert Decimal(r.headers["x-emu-cost-usd"]) == expected
     row = ledger_rows_of(tmp_path)[-1]
-    assert row["audio_ms"] == ms and Decimal(row["cost"]) == expected and row["unit_price"] == "0.00045"
+    assert json.loads(row["usage"]) == {"request": 1, "audio-ms": ms} and Decimal(row["cost"]) == expected
+    assert row["unit_price"] == "0.00045"
     costs = httpx.get(base + "/cdn-cgi/emu/costs", timeout=10).json()
     [whisper] = [m for m in costs["by_model"] if m["model"] == WHISPER]
     assert whisper["audio_minutes"] == round(ms / 60000, 4) and costs["audio_minutes"] == whisper["audio_minutes"]
@@ -112,11 +113,13 @@ def test_the_per_minute_price_is_exact_decimal_arithmetic():
 
     catalog = Catalog.load()
     whisper, turbo = catalog.get(WHISPER), catalog.get(TURBO)
-    assert cost_of(whisper, 60_000) == Decimal("0.00045")  # one minute
-    assert cost_of(whisper, 1) == Decimal("0.0000000075")  # one millisecond
-    assert cost_of(turbo, 90_500) == Decimal("0.00051") * Decimal("90.5") / 60
-    assert cost_of(turbo, 0) == 0 and cost_of(catalog.get(TINY), 60_000) == 0  # tiny-en: beta, no listed price
-    assert cost_of(catalog.get("@cf/facebook/detr-resnet-50")) == Decimal("0.0000075")  # per request, unchanged
+    assert cost_of(whisper.prices, {"audio-ms": 60_000}) == Decimal("0.00045")  # one minute
+    assert cost_of(whisper.prices, {"audio-ms": 1}) == Decimal("0.0000000075")  # one millisecond
+    assert cost_of(turbo.prices, {"audio-ms": 90_500}) == Decimal("0.00051") * Decimal("90.5") / 60
+    assert cost_of(turbo.prices, {"audio-ms": 0}) == 0  # no audio, no cost
+    assert cost_of(catalog.get(TINY).prices, {"audio-ms": 60_000}) == 0  # tiny-en: beta, no listed price
+    detr = catalog.get("@cf/facebook/detr-resnet-50")
+    assert cost_of(detr.prices, {"request": 1}) == Decimal("0.0000075")  # per request, unchanged
 
 
 @pytest.mark.parametrize(

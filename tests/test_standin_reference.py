@@ -10,7 +10,7 @@ import pytest
 from support import DETR, FIXTURES, RESNET
 
 from runtime.catalog import Catalog
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings
 
@@ -23,7 +23,7 @@ def standin_service(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("standins")
     svc = InferenceService(
         Catalog.load(),
-        Ledger(state / "ledger.sqlite3"),
+        open_ledger(state / "ledger.sqlite3"),
         EmulatorSettings(state_dir=state, weights="stand-in", intra_op_threads=1),
     )
     yield svc

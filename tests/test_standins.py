@@ -22,7 +22,7 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, RESNET, ROOT, free_port, run
 from runtime.catalog import Catalog
 from runtime.http.app import create_app
 from runtime.http.context import AppContext
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings, Settings
 from runtime.tasks import all_tasks
@@ -129,7 +129,7 @@ def test_a_fresh_clone_serves_the_example_worker_offline_from_the_stand_ins(tmp_
 def service_with(tmp_path: Path, weights: str, models: list[dict] | None = None) -> InferenceService:
     return InferenceService(
         Catalog.load(models or []),
-        Ledger(tmp_path / "ledger.sqlite3"),
+        open_ledger(tmp_path / "ledger.sqlite3"),
         EmulatorSettings(state_dir=tmp_path, weights=weights, intra_op_threads=1),
     )
 

@@ -19,7 +19,7 @@ from support import DETR, FIXTURE_MODELS, FIXTURES, running_server
 from runtime.catalog import Catalog
 from runtime.errors import ModelLoading, ModelUnavailable
 from runtime.inference.store import MANIFEST, ModelStore
-from runtime.metering.ledger import Ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import Caller, InferenceService
 from runtime.settings import EmulatorSettings
 from runtime.tasks import load_model
@@ -211,7 +211,7 @@ def service(tmp_path: Path, **settings: object) -> InferenceService:
     settings.setdefault("weights", "real")
     return InferenceService(
         Catalog.load(),
-        Ledger(tmp_path / "ledger.sqlite3"),
+        open_ledger(tmp_path / "ledger.sqlite3"),
         EmulatorSettings(state_dir=tmp_path / "state", intra_op_threads=1, **settings),
     )
 

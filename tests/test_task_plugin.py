@@ -25,7 +25,7 @@ from runtime.catalog import Catalog
 from runtime.entry import ModelEntry
 from runtime.errors import BadInput, SchemaMismatch
 from runtime.inference.model import LoadedModel
-from runtime.metering.ledger import open_ledger
+from runtime.metering.backends import open_ledger
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings
 from runtime.tasks.base import Task, TaskInput
@@ -225,9 +225,10 @@ def test_the_reports_list_the_tasks_unit(echo: tuple[str, InferenceService]) -> 
     httpx.post(url + RUN, json={"prompt": PROMPT}, timeout=30)
     httpx.post(url + RUN, json={"prompt": "abcd", "stream": True}, timeout=30)
     costs = httpx.get(url + "/cdn-cgi/emu/costs", params={"by": "model"}, timeout=30).json()
-    text = json.dumps(costs)
-    assert "character" in text
-    assert Decimal(str(costs["total"]["cost_usd"])) == PRICE * (len(PROMPT) + 4)
+    assert costs["usage"]["character"] == len(PROMPT) + 4
+    [echo_row] = [g for g in costs["by_model"] if g["model"] == MODEL]
+    assert echo_row["usage"] == {"character": len(PROMPT) + 4, "request": 2}
+    assert Decimal(costs["total_usd"]) == PRICE * (len(PROMPT) + 4)
 
 
 def test_the_task_is_listed_by_its_own_name_and_schema(echo: tuple[str, InferenceService]) -> None:

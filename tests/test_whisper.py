@@ -168,7 +168,7 @@ def test_a_folder_with_the_decoder_pair_decodes_as_with_the_merged_decoder(tmp_p
 
 @pytest.fixture
 def service(tmp_path):
-    from runtime.metering.ledger import Ledger
+    from runtime.metering.backends import open_ledger
     from runtime.service import InferenceService
     from runtime.settings import EmulatorSettings
 
@@ -180,7 +180,7 @@ def service(tmp_path):
         ]
     )
     return InferenceService(
-        catalog, Ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real")
+        catalog, open_ledger(tmp_path / "ledger.sqlite3"), EmulatorSettings(state_dir=tmp_path, weights="real")
     )
 
 

@@ -66,7 +66,8 @@ def project_main(args: argparse.Namespace) -> int:
 
     from ..catalog import Catalog
     from ..errors import EmuError
-    from ..metering.ledger import LedgerError, open_ledger
+    from ..metering.backends import open_ledger
+    from ..metering.ledger import LedgerError
     from ..metering.neurons import Plan, project
     from ..metering.report import build_report
 
@@ -125,7 +126,8 @@ def project_main(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..metering.ledger import LedgerError, open_ledger
+    from ..metering.backends import open_ledger
+    from ..metering.ledger import LedgerError
     from ..metering.neurons import Plan
     from ..metering.report import ReportError, budget_status, report_json
 
@@ -162,13 +164,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def write_csv(data: dict[str, Any]) -> None:
-    """One row per breakdown key, then a TOTAL row: easy to paste into a spreadsheet."""
+    """One row per breakdown key, then a TOTAL row: easy to paste into a spreadsheet. After the fixed columns, one
+    `usage:<quantity>` column per quantity billed in the window (`usage:request`, `usage:audio-ms`, ...)."""
     by = data["by"]
     fields = [by, "requests", "billed_requests", "errors", "cache_hits", "cost_usd", "mean_latency_ms", "audio_minutes"]
-    out = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    quantities = sorted(data["usage"])
+    out = csv.DictWriter(sys.stdout, fieldnames=fields + [f"usage:{q}" for q in quantities], lineterminator="\n")
     out.writeheader()
     for row in data["breakdown"]:
-        out.writerow({k: row[k] for k in fields})
+        out.writerow({**{k: row[k] for k in fields}, **{f"usage:{q}": row["usage"].get(q, 0) for q in quantities}})
     out.writerow(
         {
             by: "TOTAL",
@@ -179,6 +183,7 @@ def write_csv(data: dict[str, Any]) -> None:
             "cost_usd": data["total_usd"],
             "mean_latency_ms": data["mean_latency_ms"],
             "audio_minutes": data["audio_minutes"],
+            **{f"usage:{q}": data["usage"][q] for q in quantities},
         }
     )
 
@@ -191,6 +196,8 @@ def print_table(data: dict[str, Any], where: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..metering.units import usage_text
+
     # Piped output has no width to respect: keep long model names and costs whole instead of rich's 80 columns.
     console = Console() if sys.stdout.isatty() else Console(width=200)
     by = data["by"]
@@ -201,9 +208,9 @@ def print_table(data: dict[str, Any], where: str) -> None:
         table.add_column(name, justify="right")
     table.add_column("Cost (USD)", justify="right", no_wrap=True)
     table.add_column("Latency", justify="right", no_wrap=True)
-    audio = bool(data.get("audio_minutes"))  # speech was billed: show its minutes
-    if audio:
-        table.add_column("Audio min", justify="right", no_wrap=True)
+    used = bool(data.get("usage"))  # what the billed requests used, in each model's own units
+    if used:
+        table.add_column("Usage", justify="right")
     for row in data["breakdown"]:
         table.add_row(
             str(row[by] if row[by] is not None else "—"),
@@ -213,7 +220,7 @@ def print_table(data: dict[str, Any], where: str) -> None:
             f"{row['cache_hits']:,}",
             f"${row['cost_usd']}",
             _latency(row["mean_latency_ms"]),
-            *([f"{row['audio_minutes']:,.3f}"] if audio else []),
+            *([usage_text(row["usage"]) or "—"] if used else []),
         )
     table.add_section()
     table.add_row(
@@ -224,7 +231,7 @@ def print_table(data: dict[str, Any], where: str) -> None:
         f"{data['cache_hits']:,}",
         f"${data['total_usd']}",
         _latency(data["mean_latency_ms"]),
-        *([f"{data['audio_minutes']:,.3f}"] if audio else []),
+        *([usage_text(data["usage"])] if used else []),
         style="bold",
     )
     console.print(table)

@@ -1,49 +1,56 @@
 """The ledger: one committed row per inference request, written before its response is sent.
 
-One interface, two backends:
-- `Ledger(path)` opens the embedded SQLite file (metering/sqlite_ledger.py), the default: `<state_dir>/ledger.sqlite3`;
-- `Ledger("postgresql://user@host/db")` opens a PostgreSQL database (metering/postgres_ledger.py), which any number
-  of emulators on any number of machines can share (`[emulator] ledger = "postgresql://..."`).
+One interface (this module), two backends, and the registry that picks one (metering/backends.py):
+- `open_ledger(path)` opens the embedded SQLite file (metering/sqlite_ledger.py), the default:
+  `<state_dir>/ledger.sqlite3`;
+- `open_ledger("postgresql://user@host/db")` opens a PostgreSQL database (metering/postgres_ledger.py), which any
+  number of emulators on any number of machines can share (`[emulator] ledger = "postgresql://..."`).
 
-Both keep the same schema versions (v1 to v5, migrated forward when opened), the same columns, exact money
-(SQLite: decimal text plus integer pico-dollars; PostgreSQL: NUMERIC plus the same pico-dollars) and the same
-order guarantee: row ids grow in commit order, so "rows after id N" and "the newest id" mean the same on both.
-Reports (metering/report.py) and metrics run the same SQL on either through `snapshot()`.
+Both keep the same schema versions (v1 to v7, migrated forward when opened), the same columns, exact money
+(SQLite: decimal text plus integer pico-dollars; PostgreSQL: NUMERIC plus the same pico-dollars), a row's usage as
+JSON (`{"audio-ms": 61234}`; SQLite: JSON text, PostgreSQL: JSONB) that SQL sums by quantity through
+`Reader.usage_each`, and the same order guarantee: row ids grow in commit order, so "rows after id N" and "the
+newest id" mean the same on both. Reports (metering/report.py) and metrics run the same SQL on either through
+`snapshot()`.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..money import to_pico
+
 WRITE_DELAY_ENV = "WORKERS_AI_EMU_TEST_LEDGER_WRITE_DELAY_S"
-PICO = 12  # cost_pico = cost × 10^12
-INT64_MAX = 2**63 - 1
-ZERO = Decimal("0")
-SCHEMA_VERSION = 6  # both backends' migrations end here (tests check they agree)
+SCHEMA_VERSION = 7  # both backends' migrations end here (tests check they agree)
+BILLED = "(outcome = 'ok' AND cache_hit = 0)"  # an inference that ran and is charged (at $0 for free models)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def to_pico(amount: Decimal) -> int | None:
-    """Exact integer pico-dollars, or None when the amount has finer digits (or is too large) for that."""
-    scaled = amount.scaleb(PICO)
-    if scaled != scaled.to_integral_value() or abs(scaled) > INT64_MAX:
+def usage_json(usage: Mapping[str, int] | None) -> str | None:
+    """A usage as the ledger stores it: compact JSON with its quantities in name order (None: no usage)."""
+    if usage is None:
         return None
-    return int(scaled)
+    return json.dumps({q: int(usage[q]) for q in sorted(usage)}, separators=(",", ":"))
 
 
-def from_pico(pico: int | Decimal) -> Decimal:
-    return Decimal(pico).scaleb(-PICO)
+def usage_of(stored: Any) -> dict[str, int] | None:
+    """A usage as read back: JSON text (SQLite) or an already decoded object (PostgreSQL JSONB)."""
+    if stored is None:
+        return None
+    value = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+    return {str(q): int(n) for q, n in value.items()}
 
 
 def time_text(when: datetime) -> str:
@@ -51,10 +58,6 @@ def time_text(when: datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def is_postgres(target: str | os.PathLike[str]) -> bool:
-    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 class LedgerError(Exception):
@@ -78,7 +81,7 @@ class LedgerRecord:
     metadata: str | None = None  # AI Gateway metadata given with the request, as JSON
     tags: str | None = None  # the request's `tags` option (runtime/runoptions.py), as a JSON array
     instance: str | None = None  # which emulator wrote the row ([emulator] instance), for ledgers shared by many
-    audio_ms: int | None = None  # speech: the audio's duration in milliseconds (what a per-minute price bills)
+    usage: Mapping[str, int] | None = None  # what the request used: {"request": 1}, {"audio-ms": 61234}; errors None
     time: datetime = field(default_factory=utcnow)
 
 
@@ -100,17 +103,23 @@ COLUMNS = (
     "metadata",
     "tags",
     "instance",
-    "audio_ms",
+    "usage",
 )
 INSERT_COLUMNS = (
     "time, request_id, source, worker, route, model, units, unit_price, cost, cost_pico, latency_ms, cache_hit,"
-    " outcome, weights, metadata, tags, instance, audio_ms"
+    " outcome, weights, metadata, tags, instance, usage"
 )
 INSERT_COUNT = INSERT_COLUMNS.count(",") + 1
 
 
 class Reader(abc.ABC):
-    """One consistent read view of the ledger for reports: SQL with `?` placeholders, run the same on both."""
+    """One consistent read view of the ledger for reports: SQL with `?` placeholders, run the same on both.
+
+    `usage_each` is the one piece of SQL that differs: a table function over a row's usage, with one row
+    (`key`, `value`) per quantity, so `FROM requests, {usage_each} AS u ... SUM(CAST(u.value AS BIGINT))` sums
+    usage by quantity on either backend (rows without usage add nothing)."""
+
+    usage_each = "json_each(requests.usage)"
 
     @abc.abstractmethod
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
@@ -121,15 +130,13 @@ class Reader(abc.ABC):
 
 
 class Ledger(abc.ABC):
-    """`Ledger(target)` opens the backend the target names: a `postgresql://` URL, else a SQLite file path
-    (or ":memory:"). Thread-safe; `record` commits its row before returning."""
+    """The interface of both backends; open one with `open_ledger(target)` (metering/backends.py): a
+    `postgresql://` URL, else a SQLite file path (or ":memory:"). Thread-safe; `record` commits its row before
+    returning."""
 
     path: Path | None = None  # the SQLite file (None for PostgreSQL and in-memory ledgers)
     migrated_from: int = 0
     write_delay_s: float = 0.0
-
-    def __new__(cls, target: str | os.PathLike[str] = ":memory:", *args: Any, **kwargs: Any) -> Ledger:
-        return super().__new__(backend_for(target) if cls is Ledger else cls)
 
     def _write_delay(self) -> float:
         # A test seam, off unless set: hold each write this long before committing, so tests can show that an
@@ -188,6 +195,9 @@ class Ledger(abc.ABC):
         item["cache_hit"] = bool(item["cache_hit"])
         for money in ("unit_price", "cost"):
             item[money] = str(item[money])
+        usage = usage_of(item.pop("usage"))
+        item["audio_ms"] = usage.get("audio-ms") if usage is not None else None  # as rows said before v7
+        item["usage"] = usage
         return item
 
     @staticmethod
@@ -211,24 +221,8 @@ class Ledger(abc.ABC):
             rec.metadata,
             rec.tags,
             rec.instance,
-            rec.audio_ms,
+            usage_json(rec.usage),
         )
 
     @abc.abstractmethod
     def close(self) -> None: ...
-
-
-def backend_for(target: str | os.PathLike[str]) -> type[Ledger]:
-    if is_postgres(target):
-        from .postgres_ledger import PostgresLedger
-
-        return PostgresLedger
-    from .sqlite_ledger import SQLiteLedger
-
-    return SQLiteLedger
-
-
-def open_ledger(target: str | os.PathLike[str]) -> Ledger:
-    """The ledger `target` names (the same as `Ledger(target)`)."""
-    backend: Any = backend_for(target)
-    return backend(str(target) if is_postgres(target) else target)

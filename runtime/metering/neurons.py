@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..money import ZERO
+from ..money import usd_text as money
+
 NEURON_DIGITS = Decimal("0.000001")  # neurons are shown to 6 decimals; money is never rounded
 
 
@@ -36,7 +39,7 @@ class Plan:
 
     def bill(self, list_usd: Decimal) -> Decimal:
         """One UTC day's charge for `list_usd` of list-price spend, after the free allocation."""
-        return max(Decimal(0), list_usd - self.free_usd)
+        return max(ZERO, list_usd - self.free_usd)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,6 @@ class DayBill:
     bill_usd: Decimal
 
     def as_json(self) -> dict[str, Any]:
-        from .report import money
-
         return {
             "day": self.day,
             "requests": self.requests,
@@ -67,27 +68,23 @@ def day_bills(rows: list[tuple[str, int, Decimal]], plan: Plan) -> list[DayBill]
     for day, requests, list_usd in rows:
         neurons = plan.neurons(list_usd)
         out.append(
-            DayBill(day, requests, list_usd, neurons, max(Decimal(0), neurons - plan.free_per_day), plan.bill(list_usd))
+            DayBill(day, requests, list_usd, neurons, max(ZERO, neurons - plan.free_per_day), plan.bill(list_usd))
         )
     return out
 
 
 def bill_json(bills: list[DayBill], plan: Plan) -> dict[str, Any]:
-    from .report import money
-
     return {
         "neuron_price_usd_per_1000": format(plan.price_per_1000.normalize(), "f"),
         "free_neurons_per_day": plan.free_per_day,
-        "list_usd": money(sum((b.list_usd for b in bills), Decimal(0))),
-        "bill_usd": money(sum((b.bill_usd for b in bills), Decimal(0))),
+        "list_usd": money(sum((b.list_usd for b in bills), ZERO)),
+        "bill_usd": money(sum((b.bill_usd for b in bills), ZERO)),
         "days": [b.as_json() for b in bills],
     }
 
 
 def project(per_day_usd: Decimal, requests_per_day: int, plan: Plan, days: int = 30) -> dict[str, Any]:
     """Daily and monthly cost of a steady daily volume, at list price and as billed after the free allocation."""
-    from .report import money
-
     bill = plan.bill(per_day_usd)
     return {
         "requests_per_day": requests_per_day,

@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .ledger import INSERT_COLUMNS, INSERT_COUNT, SCHEMA_VERSION, ZERO, Ledger, LedgerError, LedgerRecord, Reader
+from ..money import ZERO
+from .ledger import INSERT_COLUMNS, INSERT_COUNT, SCHEMA_VERSION, Ledger, LedgerError, LedgerRecord, Reader
 
 WRITE_LOCK = 0x57414945  # pg_advisory_xact_lock key of the ledger's writers ("WAIE")
 MIGRATE_LOCK = 0x57414946  # ... and of its migrations
@@ -78,7 +79,15 @@ def _v6(db: Any) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN audio_ms BIGINT")
 
 
-MIGRATIONS: list[Step] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: Any) -> None:
+    """Usage as JSONB (SQLite's v7, which says why): audio_ms -> {"request": 1, "audio-ms": n}, other answers {"request": 1}."""
+    db.execute("ALTER TABLE requests ADD COLUMN usage JSONB")
+    db.execute("UPDATE requests SET usage = jsonb_build_object('request', 1, 'audio-ms', audio_ms) WHERE audio_ms IS NOT NULL")
+    db.execute("""UPDATE requests SET usage = '{"request": 1}'::jsonb WHERE audio_ms IS NULL AND outcome = 'ok'""")
+    db.execute("ALTER TABLE requests DROP COLUMN audio_ms")
+
+
+MIGRATIONS: list[Step] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -100,6 +109,8 @@ def _sql(text: str) -> str:
 
 
 class PostgresReader(Reader):
+    usage_each = "jsonb_each_text(requests.usage)"
+
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 

@@ -3,7 +3,9 @@
 Shared by `workers-ai-emu costs`, `GET /cdn-cgi/emu/costs` and the dashboard, so all three agree to the digit.
 Sums are exact: the database adds the integer pico-dollar column, and the rare cost too fine for it is added here
 as a Decimal. Counting and summing happen in SQL, the same SQL on both ledger backends (SQLite, PostgreSQL), so a
-report over 100k rows takes milliseconds. `instance` narrows a report to one emulator of a shared ledger.
+report over 100k rows takes milliseconds. Each group also sums its billed usage by quantity (`usage`, e.g.
+{"audio-ms": 61234, "request": 3}), whatever units the models bill by; `audio_minutes` stays beside it as before.
+`instance` narrows a report to one emulator of a shared ledger.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from .ledger import ZERO, Ledger, Reader, from_pico, time_text
+from ..money import ZERO, from_pico
+from ..money import usd_text as money
+from .ledger import BILLED, Ledger, Reader, time_text
 from .neurons import DayBill, Plan, bill_json, day_bills
 
 DIMENSIONS = {  # --by choice -> SQL expression for its key
@@ -33,7 +37,6 @@ TIMELINE_STEPS = (  # (name, key length in the ISO text, step) from finest; the 
 )
 MONTH = timedelta(days=30)
 MIN_PROJECTION_SPAN = timedelta(minutes=1)  # less traffic than this says nothing about a month
-BILLED = "(outcome = 'ok' AND cache_hit = 0)"  # an inference that ran and is charged (at $0 for free models)
 
 
 class ReportError(ValueError):
@@ -61,13 +64,6 @@ def parse_when(text: str | None, *, end: bool = False) -> str | None:
     return time_text(when)
 
 
-def money(amount: Decimal) -> str:
-    """A decimal string without exponent or trailing noise, with at least cents: 7.5 -> '7.50'."""
-    text = format(amount.normalize(), "f") if amount else "0"
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
-
-
 @dataclass
 class Group:
     key: str | None
@@ -77,11 +73,12 @@ class Group:
     cache_hits: int = 0
     cost: Decimal = ZERO
     mean_latency_ms: float | None = None
-    audio_ms: int = 0  # speech: billed audio, in milliseconds
+    usage: dict[str, int] = field(default_factory=dict)  # billed usage by quantity: {"audio-ms": 61234, ...}
 
     @property
     def audio_minutes(self) -> float:
-        return round(self.audio_ms / 60_000, 4)
+        """Speech: the billed audio in minutes (kept from before usage was generic; `usage` has "audio-ms")."""
+        return round(self.usage.get("audio-ms", 0) / 60_000, 4)
 
     def as_json(self, name: str) -> dict[str, Any]:
         return {
@@ -93,6 +90,7 @@ class Group:
             "cost_usd": money(self.cost),
             "mean_latency_ms": _round(self.mean_latency_ms),
             "audio_minutes": self.audio_minutes,
+            "usage": dict(sorted(self.usage.items())),
         }
 
 
@@ -148,6 +146,7 @@ class Report:
             "cache_hits": t.cache_hits,
             "mean_latency_ms": _round(t.mean_latency_ms),
             "audio_minutes": t.audio_minutes,
+            "usage": dict(sorted(t.usage.items())),
             "since": self.since,
             "until": self.until,
             "first_request_at": self.first,
@@ -183,25 +182,27 @@ def _where(since: str | None, until: str | None, instance: str | None = None) ->
 
 
 def _groups(db: Reader, key: str, where: str, params: list[str]) -> list[Group]:
-    """Per-key counts and exact sums; rows whose cost is too fine for pico-dollars are added as Decimals."""
+    """Per-key counts and exact sums; rows whose cost is too fine for pico-dollars are added as Decimals; billed
+    usage summed per quantity (rows without usage add nothing)."""
     rows = db.all(
         f"SELECT {key} AS k, COUNT(*), SUM(CASE WHEN {BILLED} THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), SUM(cache_hit), SUM(cost_pico),"
-        f" AVG(latency_ms), SUM(CASE WHEN {BILLED} THEN audio_ms ELSE 0 END)"
+        " SUM(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), SUM(cache_hit), SUM(cost_pico), AVG(latency_ms)"
         f" FROM requests{where} GROUP BY {key} ORDER BY {key}",
         params,
     )
     groups = {
-        k: Group(
-            k, int(n), int(billed or 0), int(errs or 0), int(hits or 0), from_pico(pico or 0), lat, int(audio or 0)
-        )
-        for k, n, billed, errs, hits, pico, lat, audio in rows
+        k: Group(k, int(n), int(billed or 0), int(errs or 0), int(hits or 0), from_pico(pico or 0), lat)
+        for k, n, billed, errs, hits, pico, lat in rows
     }
-    inexact = db.all(
-        f"SELECT {key}, cost FROM requests{where}{' AND' if where else ' WHERE'} cost_pico IS NULL", params
-    )
-    for k, cost in inexact:
+    also = " AND" if where else " WHERE"
+    for k, cost in db.all(f"SELECT {key}, cost FROM requests{where}{also} cost_pico IS NULL", params):
         groups[k].cost += Decimal(cost)
+    for k, quantity, amount in db.all(
+        f"SELECT {key}, u.key, SUM(CAST(u.value AS BIGINT)) FROM requests, {db.usage_each} AS u{where}{also} {BILLED}"
+        f" GROUP BY {key}, u.key",
+        params,
+    ):
+        groups[k].usage[str(quantity)] = int(amount)
     return list(groups.values())
 
 
@@ -215,7 +216,8 @@ def _total(groups: list[Group]) -> Group:
         total.errors += g.errors
         total.cache_hits += g.cache_hits
         total.cost += g.cost
-        total.audio_ms += g.audio_ms
+        for quantity, amount in g.usage.items():
+            total.usage[quantity] = total.usage.get(quantity, 0) + amount
         weighted += (g.mean_latency_ms or 0.0) * g.requests
     total.mean_latency_ms = weighted / total.requests if total.requests else None
     return total

@@ -21,18 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .ledger import (
-    INSERT_COLUMNS,
-    INSERT_COUNT,
-    SCHEMA_VERSION,
-    ZERO,
-    Ledger,
-    LedgerError,
-    LedgerRecord,
-    Reader,
-    from_pico,
-    to_pico,
-)
+from ..money import ZERO, from_pico, to_pico
+from .ledger import INSERT_COLUMNS, INSERT_COUNT, SCHEMA_VERSION, Ledger, LedgerError, LedgerRecord, Reader
 
 # v1: the first release's table, exactly as it wrote it (it never set user_version, so a v1 file reads 0).
 SCHEMA_V1 = """
@@ -92,6 +82,17 @@ def _migrate_v6(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN audio_ms INTEGER")
 
 
+def _migrate_v7(db: sqlite3.Connection) -> None:
+    """Usage in units: what each request used, as JSON text (`{"audio-ms": 61234}`, `{"request": 1}`; NULL: nothing),
+    which reports sum by quantity with json_each. v6's `audio_ms` becomes {"request": 1, "audio-ms": n}; a successful row
+    without it (an image, cached or not) used one request; an error used nothing (v6 set audio_ms only on answers).
+    Costs are not touched: every row keeps its cost text and pico-dollars exactly."""
+    db.execute("ALTER TABLE requests ADD COLUMN usage TEXT")
+    db.execute("UPDATE requests SET usage = json_object('request', 1, 'audio-ms', audio_ms) WHERE audio_ms IS NOT NULL")
+    db.execute("""UPDATE requests SET usage = '{"request":1}' WHERE audio_ms IS NULL AND outcome = 'ok'""")
+    db.execute("ALTER TABLE requests DROP COLUMN audio_ms")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v1,
     _migrate_v2,
@@ -99,6 +100,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_v4,
     _migrate_v5,
     _migrate_v6,
+    _migrate_v7,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

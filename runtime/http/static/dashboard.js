@@ -8,7 +8,10 @@
   function usd(text) { return "$" + text; }
   function ms(value) { return value === null || value === undefined ? "—" : value.toLocaleString(undefined, { maximumFractionDigits: 1 }) + " ms"; }
   function count(n) { return n.toLocaleString(); }
-  function minutes(m) { return m.toLocaleString(undefined, { maximumFractionDigits: 3 }) + " audio min"; }
+  // Usage in each model's own units: {"audio-ms": 61234, "request": 2} -> "61,234 audio-ms · 2 request".
+  function usage(u, skip) {
+    return Object.keys(u || {}).sort().filter((q) => q !== skip).map((q) => u[q].toLocaleString() + " " + q).join(" · ");
+  }
   function axisUsd(v) {
     if (v === 0) return "$0";
     if (v >= 0.01) return "$" + v.toFixed(2);
@@ -68,9 +71,10 @@
     EmuCharts.rows($("model-chart"), c.by_model.map((m) => ({
       label: m.model,
       value: Number(m.cost_usd),
-      valueText: usd(m.cost_usd) + (m.audio_minutes ? " · " + minutes(m.audio_minutes) : ""),
+      // the bar says what the model bills by beyond its requests (audio, tokens); the tooltip says all of it
+      valueText: [usd(m.cost_usd), usage(m.usage, "request")].filter(Boolean).join(" · "),
       title: m.model + ": " + usd(m.cost_usd) + " · " + m.requests + " requests (" + m.billed_requests + " billed)" +
-        (m.audio_minutes ? " · " + minutes(m.audio_minutes) : ""),
+        (usage(m.usage) ? " · used " + usage(m.usage) : ""),
     })));
   }
 
@@ -93,6 +97,7 @@
       cell(tr, r.route || (r.worker ? r.worker : "—"));
       cell(tr, r.weights || "—", r.weights && r.weights.startsWith("stand-in:") ? "standin" : undefined);
       cell(tr, ms(r.latency_ms), "num");
+      cell(tr, usage(r.usage) || "—", "num");
       cell(tr, usd(r.cost), "num");
       const td = cell(tr, "");
       const tag = document.createElement("span");
