@@ -27,7 +27,6 @@ from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_CPU_MS = 30_000
 MAX_CPU_MS = 300_000
 CPU_LIMIT_TEXT = "Worker exceeded resource limits"
 WATCH_INTERVAL_S = 0.01

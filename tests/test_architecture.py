@@ -22,8 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "runtime"
 PACKAGE = "runtime"
@@ -34,8 +32,6 @@ SOURCE_SUFFIXES = {".py", ".js", ".css", ".html"}
 TASK_NAMES = {"object-detection", "image-classification", "automatic-speech-recognition"}
 TASK_CONSTANT_NAMES = {"ASR"}
 MAX_CYCLES_SHOWN = 200
-
-in_progress = pytest.mark.xfail(strict=False, reason="issue 26 in progress")
 
 
 # --- the modules and their imports ------------------------------------------------------------------------------
@@ -186,7 +182,6 @@ def cycle_report(graph: dict[str, dict[str, Import]]) -> list[str]:
     return lines
 
 
-@in_progress
 def test_no_import_cycles_among_runtime_modules() -> None:
     report = cycle_report(import_graph())
     assert not report, "import cycles under runtime/:\n" + "\n".join(report)
@@ -216,7 +211,6 @@ def oversized_files() -> list[str]:
     return found
 
 
-@in_progress
 def test_no_runtime_file_is_too_long() -> None:
     found = oversized_files()
     assert not found, "files too long under runtime/:\n" + "\n".join(found)
@@ -279,7 +273,6 @@ def task_comparisons() -> list[str]:
     ]
 
 
-@in_progress
 def test_no_task_name_is_compared_outside_runtime_tasks() -> None:
     found = task_comparisons()
     assert not found, "task names compared outside runtime/tasks/ (ask the task instead):\n" + "\n".join(found)

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from runtime.metering.units import UNITS, Unit, register_unit
 from worker_support import serve, worker_settings
 
 from runtime import tasks
@@ -26,6 +25,7 @@ from runtime.entry import ModelEntry
 from runtime.errors import BadInput, SchemaMismatch
 from runtime.inference.model import LoadedModel
 from runtime.metering.backends import open_ledger
+from runtime.metering.units import UNITS, Unit, register_unit
 from runtime.service import InferenceService
 from runtime.settings import EmulatorSettings
 from runtime.tasks.base import Task, TaskInput

@@ -206,7 +206,7 @@ def test_the_rest_door_answers_what_the_engine_hears_in_the_whisper_schema(servi
     assert result["word_count"] == len(heard.words) and result["vtt"].startswith("WEBVTT")
     rows = ledger_rows(service)
     assert [r["model"] for r in rows] == [WHISPER, TINY]
-    assert all(r["audio_ms"] == -(-len(samples) // 16) for r in rows)
+    assert all(json.loads(r["usage"])["audio-ms"] == -(-len(samples) // 16) for r in rows)
 
 
 def test_turbo_takes_base64_and_its_options_and_answers_segments(service, recording):

@@ -108,5 +108,3 @@ class MelExtractor:
         log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
         return ((log_spec + 4.0) / 4.0).astype(np.float32)
 
-    def features_batch(self, windows: list[np.ndarray]) -> np.ndarray:
-        return np.stack([self.features(w) for w in windows])

@@ -85,11 +85,6 @@ class Family:
     def finish(self, outputs: dict[str, np.ndarray], prepared: Prepared, params: Mapping[str, Any]) -> list[dict]:
         raise NotImplementedError
 
-    def predict(self, image: Image.Image, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Pre-process, run and post-process one image in the calling thread."""
-        prepared = self.prepare(image)
-        return self.finish(self.run(prepared.feeds), prepared, params)
-
     def input_name(self, preferred: str) -> str:
         if preferred in self.inputs:
             return preferred

@@ -22,7 +22,6 @@ from ..inference.model import LoadedModel, find_onnx
 
 STANDIN_FOLDER = Path(__file__).resolve().parent.parent / "standins"
 CONFIG_FILES = ("config.json", "preprocessor_config.json")  # what every Hugging Face-layout folder may have
-REQUIRED_FILES = ("config.json",)
 OFF_LOOP_ITEMS = 65_536  # uint8 arrays longer than this are converted to bytes on a thread, not on the loop
 
 
