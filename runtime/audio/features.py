@@ -107,4 +107,3 @@ class MelExtractor:
         log_spec = np.log10(np.maximum(mel, 1e-10))[:, :-1]
         log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
         return ((log_spec + 4.0) / 4.0).astype(np.float32)
-

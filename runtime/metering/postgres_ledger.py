@@ -82,7 +82,9 @@ def _v6(db: Any) -> None:
 def _v7(db: Any) -> None:
     """Usage as JSONB (SQLite's v7, which says why): audio_ms -> {"request": 1, "audio-ms": n}, other answers {"request": 1}."""
     db.execute("ALTER TABLE requests ADD COLUMN usage JSONB")
-    db.execute("UPDATE requests SET usage = jsonb_build_object('request', 1, 'audio-ms', audio_ms) WHERE audio_ms IS NOT NULL")
+    db.execute(
+        "UPDATE requests SET usage = jsonb_build_object('request', 1, 'audio-ms', audio_ms) WHERE audio_ms IS NOT NULL"
+    )
     db.execute("""UPDATE requests SET usage = '{"request": 1}'::jsonb WHERE audio_ms IS NULL AND outcome = 'ok'""")
     db.execute("ALTER TABLE requests DROP COLUMN audio_ms")
 
