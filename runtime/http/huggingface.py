@@ -211,7 +211,7 @@ def _infer(spec: Spec) -> dict[str, Any]:
         "required": ["inputs"],
         "additionalProperties": False,
         "properties": {
-            "inputs": {"type": "string", "contentEncoding": "base64", "description": "The image file, base64"},
+            "inputs": {"type": "string", "contentEncoding": "base64", "description": "The image or audio file, base64"},
             "parameters": {"type": "object", "description": "The pipeline's parameters (threshold, top_k, ...)"},
             "options": {
                 "type": "object",
