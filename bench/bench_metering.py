@@ -48,6 +48,7 @@ def main(rows: int) -> None:
                     latency_ms=5.0,
                     outcome="ok",
                     route=f"/r{i % 7}",
+                    usage={"request": 1},  # what the service writes for an answered image request
                 )
             )
         took = time.perf_counter() - start
