@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
+
 from ..entry import ModelEntry
 from ..inference.model import LoadedModel, find_onnx
 
@@ -48,7 +50,16 @@ class TaskInput:
 
     @property
     def digest(self) -> bytes:
-        raw = self.data if isinstance(self.data, bytes) else repr(self.data).encode()
+        """What the caches key on: the data's bytes (text as UTF-8, structured input as sorted JSON), hashed."""
+        if isinstance(self.data, bytes):
+            raw = self.data
+        elif isinstance(self.data, str):
+            raw = self.data.encode("utf-8", "surrogatepass")
+        else:
+            try:
+                raw = orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+            except TypeError:
+                raw = repr(self.data).encode()
         return hashlib.sha256(raw).digest()
 
 
@@ -160,8 +171,6 @@ class Task:
 
     def sse_event(self, event: Any) -> bytes:
         """One streamed event as Workers AI's server-sent events carry it."""
-        import orjson
-
         return b"data: " + orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n\n"
 
     def sse_end(self) -> bytes:
