@@ -78,14 +78,6 @@ def families() -> tuple[Any, ...]:
     return tuple(f for t in _TASKS.values() for f in getattr(t, "families", ()))
 
 
-def _claims(task: Task, config: Mapping[str, Any], processor: Mapping[str, Any]) -> bool:
-    claims = getattr(task, "claims", None)
-    if claims is not None:
-        return bool(claims(config, processor))
-    family_for = getattr(task, "family_for", None)
-    return family_for is not None and family_for(config, processor) is not None
-
-
 def load_model(
     folder: Path, task: str | None = None, variant: str = "model.onnx", intra_op_threads: int = 1
 ) -> LoadedModel:
@@ -95,16 +87,16 @@ def load_model(
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist")
     config, processor = read_json(folder / "config.json"), read_json(folder / "preprocessor_config.json")
-    claimant = next((t for t in _TASKS.values() if _claims(t, config, processor)), None)
+    claimant = next((t for t in _TASKS.values() if t.claims(config, processor)), None)
     if task is None:
-        chosen = claimant or next((t for t in _TASKS.values() if getattr(t, "fallback", None) is not None), None)
+        chosen = claimant or next((t for t in _TASKS.values() if t.reads_any_folder), None)
         if chosen is None:
             raise ModelError(f"no task reads the model in {folder}")
     else:
         if task not in _TASKS:
             raise ModelError(f"no task {task!r} (tasks: {', '.join(_TASKS)})")
         chosen = _TASKS[task]
-        if claimant is not None and claimant is not chosen and getattr(chosen, "claims", None) is None:
+        if claimant is not None and claimant is not chosen and not chosen.explains_foreign_folders:
             kind = config.get("model_type") or processor.get("image_processor_type") or "unknown"
             raise ModelError(f"model_type {kind!r} is a {claimant.name} model, not {task}")
     return chosen.load(folder, variant, intra_op_threads)

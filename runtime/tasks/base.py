@@ -141,6 +141,13 @@ class Task:
         onnx = find_onnx(folder, entry.variant)
         return [p for p in (folder / n for n in CONFIG_FILES) if p.is_file()] + ([onnx] if onnx else [])
 
+    reads_any_folder: ClassVar[bool] = False  # loads folders no task claims (the classifier: any single-image model)
+    explains_foreign_folders: ClassVar[bool] = False  # its `load` says itself why another task's folder is not its
+
+    def claims(self, config: Mapping[str, Any], processor: Mapping[str, Any]) -> bool:
+        """Whether a folder with these JSON files (config.json, preprocessor_config.json) is a model of this task."""
+        return False
+
     def load(self, folder: Path, variant: str = "model.onnx", intra_op_threads: int = 1) -> LoadedModel:
         raise NotImplementedError
 

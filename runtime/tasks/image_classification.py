@@ -28,6 +28,7 @@ class ImageClassification(VisionTask):
     description = "Assigns an image the labels it most likely belongs to, with their scores."
     families = (ClassifierFamily,)
     fallback = ClassifierFamily
+    reads_any_folder = True
     output = OUTPUT
     standin = StandIn("squeezenet", STANDIN_FOLDER / "squeezenet-fp16")
 

@@ -72,6 +72,9 @@ class VisionTask(Task):
             raise NoSuchModel(f"No schema for task {key}")
         return copy.deepcopy(self.output)
 
+    def claims(self, config: Mapping[str, Any], processor: Mapping[str, Any]) -> bool:
+        return self.family_for(config, processor) is not None
+
     def family_for(self, config: Mapping[str, Any], processor: Mapping[str, Any]) -> type[Family] | None:
         """The family of ours that reads a folder with these JSON files (not the fallback)."""
         return next((f for f in self.families if f.matches(config, processor)), None)

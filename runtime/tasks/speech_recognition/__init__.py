@@ -37,6 +37,7 @@ class SpeechRecognition(Task):
     label = "Automatic Speech Recognition"
     description = "Transcribes the speech in a recording into text, with the times of its words."
     input_key = "audio"
+    explains_foreign_folders = True
     units = ("request", "audio-ms")
     standin = StandIn("pocketsphinx", STANDIN_FOLDER / "pocketsphinx")
 
