@@ -98,7 +98,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
         settings.compatibility_date = date
     if "main" in data:
         main = want(("main",), data["main"], str, "a string (the Worker's Python module)")
-        main_path = (settings.root / main).resolve()
+        try:
+            main_path = (settings.root / main).resolve()
+        except (UnicodeEncodeError, ValueError):  # a lone surrogate or a NUL: no file can have that name
+            raise source.error(("main",), f"{main!r} is not a file name") from None
         if main_path.suffix != ".py":
             raise source.error(("main",), f"{main!r} is not a Python module (.py); the emulator runs Python Workers")
         if not main_path.is_file():
