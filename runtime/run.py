@@ -166,6 +166,13 @@ class Run:
             usage=usage,
         )
 
+    async def sse(self) -> AsyncIterator[bytes]:
+        """The events as the task's server-sent events, then its end marker; an error raises (EmuError), and each
+        door renders it in its own shape."""
+        async for event in self.events():
+            yield self.task.sse_event(event)
+        yield self.task.sse_end()
+
     async def outcome(self) -> Outcome:
         """The plain answer: the fold of the events (read here, unless a door read them)."""
         if not self._read:

@@ -148,11 +148,9 @@ class AiBinding:
         return js_value(outcome.result)
 
     def _failed(self, e: EmuError) -> InferenceUpstreamError:
-        from ..workers.errors import InferenceUpstreamError
-
         self.lastRequestHttpStatusCode = e.status
         self.lastRequestInternalStatusCode = e.code
-        return InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code)
+        return upstream_error(e)
 
     async def models(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The catalog, shaped as Cloudflare's model search lists it, plus each model's local status."""
@@ -175,13 +173,17 @@ class AiBinding:
         return f"<Ai binding for worker {self._worker!r}>"
 
 
-async def _sse(run: Run) -> AsyncIterator[bytes]:
-    """A streamed run's events as Workers AI's server-sent events; an error ends the stream with its code."""
+def upstream_error(e: EmuError) -> InferenceUpstreamError:
+    """What `env.AI.run` raises on Cloudflare: InferenceUpstreamError("<code>: <message>")."""
     from ..workers.errors import InferenceUpstreamError
 
+    return InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code)
+
+
+async def _sse(run: Run) -> AsyncIterator[bytes]:
+    """A streamed run's server-sent events for a Worker; an error ends the stream as the binding's error."""
     try:
-        async for event in run.events():
-            yield run.task.sse_event(event)
+        async for chunk in run.sse():
+            yield chunk
     except EmuError as e:
-        raise InferenceUpstreamError(f"{e.code}: {e.cf_message}", code=e.code) from None
-    yield run.task.sse_end()
+        raise upstream_error(e) from None

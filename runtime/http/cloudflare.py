@@ -49,14 +49,17 @@ def envelope(result: Any, **extra: Any) -> dict[str, Any]:
     return {"result": result, "success": True, "errors": [], "messages": [], **extra}
 
 
-def error_response(error: EmuError, request_id: str) -> Response:
-    body = {
+def error_body(error: EmuError) -> dict[str, Any]:
+    return {
         "result": {},  # what Cloudflare's API returns on errors (an empty object, not null)
         "success": False,
         "errors": [{"code": error.code, "message": error.cf_message}],
         "messages": [],
     }
-    return wire.json_response(body, error.status, wire.emu_headers(request_id))
+
+
+def error_response(error: EmuError, request_id: str) -> Response:
+    return wire.json_response(error_body(error), error.status, wire.emu_headers(request_id))
 
 
 def positive_int(request: Request, name: str, default: int, high: int | None = None, limit: int = MAX_PAGE) -> int:
@@ -99,7 +102,7 @@ async def run(request: Request) -> Response:
     )
     run = await service.start(model, inputs, None, caller)
     if run.streaming:  # `"stream": true`: server-sent events, the row written as they end
-        return wire.event_stream(run, {"x-emu-request-id": request_id, "x-emu-weights": run.weights})
+        return wire.event_stream(run, {"x-emu-request-id": request_id, "x-emu-weights": run.weights}, error_body)
     outcome = await run.outcome()
     headers = wire.emu_headers(request_id, outcome.cost, outcome.weights)
     if outcome.gateway_cache:

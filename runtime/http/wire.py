@@ -70,19 +70,16 @@ def emu_headers(request_id: str, cost: Decimal | None = None, weights: str | Non
     return headers
 
 
-def event_stream(run: Run, headers: Mapping[str, str]) -> StreamingResponse:
+def event_stream(run: Run, headers: Mapping[str, str], error_body: Callable[[EmuError], Any]) -> StreamingResponse:
     """A streamed run as server-sent events (`data: {...}` each, then `data: [DONE]`); an error that ends the
-    stream early comes as a last `event: error` with the Workers AI code and message."""
+    stream early comes as a last `event: error` carrying the door's own error body."""
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for event in run.events():
-                yield run.task.sse_event(event)
+            async for chunk in run.sse():
+                yield chunk
         except EmuError as e:
-            error = {"errors": [{"code": e.code, "message": e.cf_message}]}
-            yield b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
-            return
-        yield run.task.sse_end()
+            yield b"event: error\ndata: " + orjson.dumps(error_body(e)) + b"\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})
 

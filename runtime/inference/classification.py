@@ -73,7 +73,6 @@ class ClassifierFamily(Family):
     `output_is_probability: true` (the graph already ends in a softmax, so none is applied by default).
     """
 
-    task = "image-classification"
     params = {
         "top_k": Param("integer", "How many of the best labels to return", minimum=1),
         "function_to_apply": Param("string", "How the model's logits become scores", choices=FUNCTIONS),

@@ -28,7 +28,6 @@ def detections(scores: np.ndarray, labels: list[str], boxes: np.ndarray) -> list
 
 
 class DetectionFamily(Family):
-    task = "object-detection"
     params = {"threshold": Param("number", "Only detections scoring above this are returned", 0.0, 1.0)}
     default_threshold = 0.5
 

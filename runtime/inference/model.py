@@ -36,7 +36,6 @@ class Family:
 
     `prepare` (pre-processing) runs on the preparation threads, `run` + `finish` in the inference slot."""
 
-    task: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}  # the request parameters the family takes
 
     def __init__(
@@ -211,10 +210,6 @@ class LoadedModel:
     @property
     def batchable(self) -> bool:
         return bool(self.family.batchable)
-
-    @property
-    def task(self) -> str:
-        return str(self.family.task)
 
     def prepare(self, data: bytes, limit: int | float = DEFAULT_MAX_PIXELS) -> Any:
         """Decode and pre-process: the part of a request that needs no inference slot. `limit` is the family's

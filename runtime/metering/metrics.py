@@ -55,22 +55,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_LedgerCollector(ledger, plan, queue_depth, models_loaded))
+        self.ledger, self.plan = ledger, plan
+        self.queue_depth, self.models_loaded = queue_depth, models_loaded
+        self.registry.register(_LedgerCollector(self))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class _LedgerCollector(Collector):
-    def __init__(
-        self,
-        ledger: Ledger | None,
-        plan: Plan,
-        queue_depth: Callable[[], float],
-        models_loaded: Callable[[], float],
-    ) -> None:
-        self.ledger, self.plan = ledger, plan
-        self.queue_depth, self.models_loaded = queue_depth, models_loaded
+    """The counters, read from the ledger at each scrape, and the gauges, read from `metrics`' callables."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
     def collect(self) -> Iterator[Any]:
         requests = CounterMetricFamily(
@@ -90,8 +87,8 @@ class _LedgerCollector(Collector):
             "Billed usage recorded in the ledger, by quantity (request, audio-ms, ...)",
             labels=["model", "door", "quantity"],
         )
-        if self.ledger is not None:
-            with self.ledger.snapshot() as db:
+        if self.metrics.ledger is not None:
+            with self.metrics.ledger.snapshot() as db:
                 rows = db.all(
                     "SELECT model, source, outcome, COUNT(*), SUM(cost_pico)"
                     " FROM requests GROUP BY model, source, outcome"
@@ -116,13 +113,15 @@ class _LedgerCollector(Collector):
                 failures.add_metric([code], count)
             for (model, door), usd in sorted(spent.items()):
                 cost.add_metric([model, door], float(usd))
-                neurons.add_metric([model, door], float(self.plan.neurons(usd)))
+                neurons.add_metric([model, door], float(self.metrics.plan.neurons(usd)))
             for model, door, quantity, amount in sorted(used):
                 usage.add_metric([model, door, str(quantity)], int(amount))
         yield from (requests, failures, cost, neurons, usage)
         yield GaugeMetricFamily(
-            "workers_ai_emu_queue_depth", "Inferences running or waiting for a slot", value=self.queue_depth()
+            "workers_ai_emu_queue_depth", "Inferences running or waiting for a slot", value=self.metrics.queue_depth()
         )
         yield GaugeMetricFamily(
-            "workers_ai_emu_models_loaded", "Models with a loaded onnxruntime session", value=self.models_loaded()
+            "workers_ai_emu_models_loaded",
+            "Models with a loaded onnxruntime session",
+            value=self.metrics.models_loaded(),
         )

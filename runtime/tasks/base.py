@@ -11,6 +11,7 @@ does, with a task that exists only in the test).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class TaskInput:
     params: dict[str, Any]
     size: int
 
-    @property
+    @functools.cached_property
     def digest(self) -> bytes:
         """What the caches key on: the data's bytes (text as UTF-8, structured input as sorted JSON), hashed."""
         if isinstance(self.data, bytes):
